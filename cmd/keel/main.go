@@ -1,0 +1,62 @@
+// Command keel builds, hardens, ships and keeps patched Keel Linux (or any
+// distribution tree laid out like distro/). This package only parses flags and
+// calls the pipelines under pkg/; each subcommand lives in its own file and
+// registers itself in init().
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// version is stamped by the Makefile (-ldflags -X main.version=...).
+var version = "dev"
+
+// globals are the flags every subcommand shares.
+var globals struct {
+	distro string // distribution tree; empty = ./distro or the embedded default
+	out    string // artifact directory
+	cache  string // content-addressed cache
+	json   bool   // structured output instead of a TTY view
+}
+
+var rootCmd = &cobra.Command{
+	Use:           "keel",
+	Short:         "Build, harden, ship and keep patched a minimal RPM Linux distribution",
+	Version:       version,
+	SilenceUsage:  true,
+	SilenceErrors: true,
+}
+
+func init() {
+	pf := rootCmd.PersistentFlags()
+	pf.StringVarP(&globals.distro, "distro", "C", "", "distribution tree (default: ./distro if present, else the embedded Keel Linux)")
+	pf.StringVar(&globals.out, "out", "out", "artifact directory")
+	pf.StringVar(&globals.cache, "cache", "", "cache directory (default: $KEEL_CACHE or ~/.cache/keel)")
+	pf.BoolVar(&globals.json, "json", false, "print JSON lines instead of a human view")
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rootCmd.Version = version
+	if err := rootCmd.ExecuteContext(ctx); err != nil {
+		var ec exitCoder
+		code := 1
+		if errors.As(err, &ec) {
+			code = ec.ExitCode()
+		}
+		fmt.Fprintln(os.Stderr, "keel:", err)
+		os.Exit(code)
+	}
+}
+
+// exitCoder lets a pipeline error choose the process exit code (e.g. scan
+// findings exit 3, not 1).
+type exitCoder interface{ ExitCode() int }

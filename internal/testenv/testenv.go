@@ -1,0 +1,58 @@
+// Package testenv lets tests that drive real host tools (rpmbuild, dnf, qemu,
+// veritysetup, ...) say what they need. Under CI (CI=true) a missing tool is a
+// failure, because scripts/setup must have installed it; on a developer's
+// machine the test is skipped with the command that installs it.
+package testenv
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"testing"
+)
+
+// RequireTool fails (CI) or skips (elsewhere) the test when a command is missing.
+func RequireTool(t testing.TB, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		if _, err := exec.LookPath(n); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("%s not installed; scripts/setup must install it", n)
+			}
+			t.Skipf("%s not installed; run scripts/setup", n)
+		}
+	}
+}
+
+// Short skips expensive tests (boots, full builds) under `go test -short`.
+func Short(t testing.TB, why string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: " + why)
+	}
+}
+
+// RepoRoot is the repository's top directory (where go.mod is).
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// Shared is ../shared beside the repository (lookaside, OVAL snapshots, ...).
+// Tests that need it call RequireShared.
+func Shared() string { return filepath.Join(RepoRoot(), "..", "shared") }
+
+// RequireShared returns the path of a file under ../shared, failing (CI) or
+// skipping (elsewhere) when it is absent.
+func RequireShared(t testing.TB, rel string) string {
+	t.Helper()
+	p := filepath.Join(Shared(), rel)
+	if _, err := os.Stat(p); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s missing: CI runs with shared/ beside the clone", p)
+		}
+		t.Skipf("%s missing", p)
+	}
+	return p
+}
