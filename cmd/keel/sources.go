@@ -1,0 +1,139 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keel-linux/keel/pkg/distro"
+	"github.com/keel-linux/keel/pkg/source"
+)
+
+func init() {
+	cmd := &cobra.Command{
+		Use:   "sources",
+		Short: "Fetch, verify and re-pin the pinned inputs of the distribution's packages",
+	}
+	var offline bool
+	fetch := &cobra.Command{
+		Use:   "fetch [PACKAGE...]",
+		Short: "Fetch every pinned source into the cache (lookaside first, then mirrors) and verify its sha256",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			d, f, pkgs, err := sourcesSetup(args, offline)
+			if err != nil {
+				return err
+			}
+			var failed []string
+			for _, p := range pkgs {
+				m, err := source.LoadManifest(filepath.Join(d.SpecsDir(), p), p)
+				if err != nil {
+					return err
+				}
+				for _, file := range m.Files() {
+					if _, ok := m.Signatures[file]; !ok {
+						continue // local origin: packed at build time
+					}
+					path, err := f.Resolve(cmd.Context(), p, m, file)
+					if err != nil {
+						failed = append(failed, err.Error())
+						continue
+					}
+					if !globals.json {
+						fmt.Fprintf(cmd.OutOrStdout(), "ok  %-16s %s\n", p, file)
+					} else {
+						json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]string{"package": p, "file": file, "path": path, "sha256": m.Signatures[file]})
+					}
+				}
+			}
+			if len(failed) > 0 {
+				return fmt.Errorf("%d sources failed:\n  %s", len(failed), strings.Join(failed, "\n  "))
+			}
+			return nil
+		},
+	}
+	var dryRun bool
+	pin := &cobra.Command{
+		Use:   "pin [PACKAGE...]",
+		Short: "Re-read sources from their origins and rewrite the pins where upstream moved on",
+		Long: `Re-read every pinned file of the named packages (default: all) from its
+origin without trusting the old pin — the first lookaside that has the
+file, else Debian's archive — and rewrite <name>.signatures.json where the
+sha256 changed. Review the diff before committing it: a pin that changes
+for a release you did not expect to change is an alarm, not an update.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			d, f, pkgs, err := sourcesSetup(args, offline)
+			if err != nil {
+				return err
+			}
+			total := 0
+			for _, p := range pkgs {
+				m, err := source.LoadManifest(filepath.Join(d.SpecsDir(), p), p)
+				if err != nil {
+					return err
+				}
+				changes, err := f.Pin(cmd.Context(), p, m, dryRun)
+				for _, c := range changes {
+					total++
+					if globals.json {
+						json.NewEncoder(cmd.OutOrStdout()).Encode(c)
+					} else {
+						fmt.Fprintf(cmd.OutOrStdout(), "%s %s: %s -> %s (from %s)\n", c.Package, c.File, orNone(c.Old), c.New, c.From)
+					}
+				}
+				if err != nil {
+					return err
+				}
+			}
+			if !globals.json {
+				verb := "updated"
+				if dryRun {
+					verb = "would update"
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%d pins %s\n", total, verb)
+			}
+			return nil
+		},
+	}
+	for _, c := range []*cobra.Command{fetch, pin} {
+		c.Flags().BoolVar(&offline, "offline", false, "lookaside and cache only, no network")
+	}
+	pin.Flags().BoolVar(&dryRun, "dry-run", false, "show what would change, write nothing")
+	cmd.AddCommand(fetch, pin)
+	rootCmd.AddCommand(cmd)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+func sourcesSetup(args []string, offline bool) (*distro.Distro, *source.Fetcher, []string, error) {
+	d, err := loadDistro()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	all, err := d.PackageNames()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	pkgs := args
+	if len(pkgs) == 0 {
+		pkgs = all
+	}
+	known := map[string]bool{}
+	for _, p := range all {
+		known[p] = true
+	}
+	for _, p := range pkgs {
+		if !known[p] {
+			return nil, nil, nil, fmt.Errorf("no package %q under %s", p, d.SpecsDir())
+		}
+	}
+	f := &source.Fetcher{Lookaside: d.Lookaside(), Mirrors: d.Config.Sources.Mirrors, Store: filepath.Join(cacheDir(), "sources"), Offline: offline}
+	return d, f, pkgs, nil
+}

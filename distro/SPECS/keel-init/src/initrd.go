@@ -1,0 +1,314 @@
+package main
+
+import (
+	"bufio"
+	"crypto/ed25519"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+const (
+	sysFinitModule = 313 // x86-64
+	newRoot        = "/sysroot"
+)
+
+// initrd does the early boot and execs the real init; it only returns on error.
+func initrd() error {
+	if err := mountAPI(); err != nil {
+		return err
+	}
+	_, args := cmdline()
+	if err := loadModules("/etc/keel/modules"); err != nil {
+		return err
+	}
+	rootSpec := args["keel.root"]
+	if rootSpec == "" {
+		return errors.New("no keel.root= on the kernel command line")
+	}
+	wait := 10 * time.Second
+	rootDev, err := findPartition(rootSpec, wait)
+	if err != nil {
+		return err
+	}
+	fact("initrd.root.device", rootDev)
+	fstype := args["keel.rootfstype"]
+	if fstype == "" {
+		fstype = "ext4"
+	}
+	flags := uintptr(0)
+	dev := rootDev
+	if hashSpec := args["keel.verity"]; hashSpec != "" {
+		hashDev, err := findPartition(hashSpec, wait)
+		if err != nil {
+			return err
+		}
+		fact("initrd.verity.hash.device", hashDev)
+		if dev, err = setupVerity(rootDev, hashDev, args["keel.roothash"], args["keel.roothash.sig"]); err != nil {
+			return err
+		}
+		flags |= syscall.MS_RDONLY
+	} else if args["keel.roothash"] != "" {
+		return errors.New("keel.roothash= given without keel.verity=: refusing an unverified root")
+	}
+	if _, ok := args["ro"]; ok {
+		flags |= syscall.MS_RDONLY
+	}
+	if err := os.MkdirAll(newRoot, 0o755); err != nil {
+		return err
+	}
+	if err := syscall.Mount(dev, newRoot, fstype, flags, ""); err != nil {
+		return fmt.Errorf("mounting root %s (%s) on %s: %w", dev, fstype, newRoot, err)
+	}
+	return switchRoot(args["keel.init"])
+}
+
+// mountAPI mounts what both modes need; already-mounted ones are kept.
+func mountAPI() error {
+	for _, m := range []struct {
+		src, dst, fstype string
+		flags            uintptr
+		data             string
+	}{
+		{"proc", "/proc", "proc", syscall.MS_NOSUID | syscall.MS_NODEV | syscall.MS_NOEXEC, ""},
+		{"sysfs", "/sys", "sysfs", syscall.MS_NOSUID | syscall.MS_NODEV | syscall.MS_NOEXEC, ""},
+		{"devtmpfs", "/dev", "devtmpfs", syscall.MS_NOSUID, "mode=0755"},
+		{"tmpfs", "/run", "tmpfs", syscall.MS_NOSUID | syscall.MS_NODEV, "mode=0755"},
+		{"tmpfs", "/tmp", "tmpfs", syscall.MS_NOSUID | syscall.MS_NODEV, "mode=1777"},
+		{"securityfs", "/sys/kernel/security", "securityfs", syscall.MS_NOSUID | syscall.MS_NODEV | syscall.MS_NOEXEC, ""},
+	} {
+		if mounted(m.dst) {
+			continue
+		}
+		os.MkdirAll(m.dst, 0o755) // fails harmlessly on a read-only root where it exists
+		if err := syscall.Mount(m.src, m.dst, m.fstype, m.flags, m.data); err != nil {
+			if m.dst == "/sys/kernel/security" {
+				continue // absent without an LSM; the fact will say so
+			}
+			return fmt.Errorf("mounting %s on %s: %w", m.fstype, m.dst, err)
+		}
+	}
+	return nil
+}
+
+// mounted reports whether dir is a mount point (per /proc/self/mountinfo,
+// which needs /proc: before it is mounted nothing is).
+func mounted(dir string) bool {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return false
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) > 4 && unescapeMount(f[4]) == dir {
+			return true
+		}
+	}
+	return false
+}
+
+// loadModules loads each module path of the list (dependencies first, as
+// keel's initramfs builder ordered them). Built-in or loaded ones are fine.
+func loadModules(list string) error {
+	f, err := os.Open(list)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	defer f.Close()
+	n := 0
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		p := strings.TrimSpace(sc.Text())
+		if p == "" || p[0] == '#' {
+			continue
+		}
+		if err := finitModule(p); err != nil {
+			return fmt.Errorf("loading module %s: %w", p, err)
+		}
+		n++
+	}
+	fact("initrd.modules.loaded", fmt.Sprint(n))
+	return sc.Err()
+}
+
+func finitModule(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	params := []byte{0}
+	_, _, e := syscall.Syscall(sysFinitModule, f.Fd(), uintptrOf(params), 0)
+	if e != 0 && e != syscall.EEXIST {
+		return e
+	}
+	return nil
+}
+
+// setupVerity checks the root hash signature, then maps dataDev through
+// dm-verity as /dev/mapper/root and returns that path.
+func setupVerity(dataDev, hashDev, rootHash, sigB64 string) (string, error) {
+	if len(rootHash) != 64 {
+		return "", fmt.Errorf("keel.roothash=%q: want 64 hex digits", rootHash)
+	}
+	if _, err := hex.DecodeString(rootHash); err != nil {
+		return "", fmt.Errorf("keel.roothash: %w", err)
+	}
+	rootHash = strings.ToLower(rootHash)
+	if err := verifyRootHash(rootHash, sigB64, "/etc/keel/verity.pub"); err != nil {
+		fact("initrd.verity.signature", "refused")
+		return "", err
+	}
+	fact("initrd.verity.signature", "verified")
+
+	sbBuf := make([]byte, 512)
+	hf, err := os.Open(hashDev)
+	if err != nil {
+		return "", err
+	}
+	_, err = hf.ReadAt(sbBuf, 0)
+	hf.Close()
+	if err != nil {
+		return "", fmt.Errorf("reading verity superblock of %s: %w", hashDev, err)
+	}
+	sb, err := parseVeritySuperblock(sbBuf)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", hashDev, err)
+	}
+	size, err := deviceSize(dataDev)
+	if err != nil {
+		return "", err
+	}
+	if sb.dataBlocks*uint64(sb.dataBlockSize) > size {
+		return "", fmt.Errorf("verity superblock of %s claims %d blocks of %d bytes, but %s has %d bytes", hashDev, sb.dataBlocks, sb.dataBlockSize, dataDev, size)
+	}
+	salt := "-"
+	if len(sb.salt) > 0 {
+		salt = hex.EncodeToString(sb.salt)
+	}
+	table := fmt.Sprintf("1 %s %s %d %d %d 1 sha256 %s %s 1 panic_on_corruption",
+		dataDev, hashDev, sb.dataBlockSize, sb.hashBlockSize, sb.dataBlocks, rootHash, salt)
+	sectors := sb.dataBlocks * uint64(sb.dataBlockSize) / 512
+	return dmCreate("root", "verity", sectors, table, true)
+}
+
+// verifyRootHash checks an Ed25519 signature over the lowercase hex root hash
+// against every PEM public key in keyFile.
+func verifyRootHash(rootHash, sigB64, keyFile string) error {
+	if sigB64 == "" {
+		return errors.New("no keel.roothash.sig= on the kernel command line: refusing an unsigned root hash")
+	}
+	sig, err := base64.StdEncoding.DecodeString(sigB64)
+	if err != nil || len(sig) != ed25519.SignatureSize {
+		return fmt.Errorf("keel.roothash.sig: want base64 of a %d-byte Ed25519 signature", ed25519.SignatureSize)
+	}
+	pemData, err := os.ReadFile(keyFile)
+	if err != nil {
+		return fmt.Errorf("no verity public key in the initramfs: %w", err)
+	}
+	keys := 0
+	for {
+		var blk *pem.Block
+		blk, pemData = pem.Decode(pemData)
+		if blk == nil {
+			break
+		}
+		k, err := x509.ParsePKIXPublicKey(blk.Bytes)
+		if err != nil {
+			return fmt.Errorf("%s: %w", keyFile, err)
+		}
+		pub, ok := k.(ed25519.PublicKey)
+		if !ok {
+			return fmt.Errorf("%s: key is %T, want Ed25519", keyFile, k)
+		}
+		keys++
+		if ed25519.Verify(pub, []byte(rootHash), sig) {
+			return nil
+		}
+	}
+	if keys == 0 {
+		return fmt.Errorf("%s holds no PEM public key", keyFile)
+	}
+	return fmt.Errorf("root hash %s: signature does not verify with any of the %d embedded keys", rootHash, keys)
+}
+
+// switchRoot moves the API mounts into the new root, frees the initramfs
+// and execs the real init (as switch_root(8) does).
+func switchRoot(init string) error {
+	if init == "" {
+		init = "/sbin/init"
+	}
+	if _, err := os.Stat(filepath.Join(newRoot, init)); err != nil {
+		return fmt.Errorf("no init in the root: %w", err)
+	}
+	for _, d := range []string{"/dev", "/proc", "/sys", "/run"} {
+		if err := syscall.Mount(d, newRoot+d, "", syscall.MS_MOVE, ""); err != nil {
+			return fmt.Errorf("moving %s into the root: %w", d, err)
+		}
+	}
+	syscall.Unmount("/tmp", syscall.MNT_DETACH)
+	var st syscall.Stat_t
+	syscall.Stat("/", &st)
+	freeInitramfs("/", st.Dev)
+	if err := os.Chdir(newRoot); err != nil {
+		return err
+	}
+	if err := syscall.Mount(".", "/", "", syscall.MS_MOVE, ""); err != nil {
+		return fmt.Errorf("moving the root to /: %w", err)
+	}
+	if err := syscall.Chroot("."); err != nil {
+		return fmt.Errorf("chroot: %w", err)
+	}
+	os.Chdir("/")
+	// The root-mode init continues the fact count (KEEL-STATUS counts all).
+	factMu.Lock()
+	env := append(os.Environ(), "KEEL_FACTS="+strconv.Itoa(nFacts))
+	factMu.Unlock()
+	return syscall.Exec(init, []string{init}, env)
+}
+
+// freeInitramfs deletes the initramfs contents (it lives in RAM), staying on
+// its filesystem.
+func freeInitramfs(dir string, dev uint64) {
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		p := filepath.Join(dir, e.Name())
+		var st syscall.Stat_t
+		if syscall.Lstat(p, &st) != nil || st.Dev != dev {
+			continue
+		}
+		if e.IsDir() {
+			if p == newRoot {
+				continue
+			}
+			freeInitramfs(p, dev)
+			syscall.Rmdir(p)
+		} else {
+			syscall.Unlink(p)
+		}
+	}
+}
+
+func deviceSize(dev string) (uint64, error) {
+	f, err := os.Open(dev)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	n, err := f.Seek(0, 2)
+	if err != nil {
+		return 0, fmt.Errorf("size of %s: %w", dev, err)
+	}
+	return uint64(n), nil
+}
