@@ -56,3 +56,13 @@ func RequireShared(t testing.TB, rel string) string {
 	}
 	return p
 }
+
+// SharedCache is a Keel cache directory shared by every test package of a
+// run (and kept between runs): content-addressed, so sharing is safe, and
+// the build lock serialises concurrent builds. $KEEL_TEST_CACHE overrides.
+func SharedCache() string {
+	if c := os.Getenv("KEEL_TEST_CACHE"); c != "" {
+		return c
+	}
+	return filepath.Join(os.TempDir(), "keel-test-cache")
+}

@@ -369,6 +369,15 @@ func randomSuffix() string {
 	return hex.EncodeToString(b[:])
 }
 
+// reproducibleMacros are defined for every package, whatever it
+// build-requires: the same inputs give the same bytes.
+var reproducibleMacros = []distro.Macro{
+	{Name: "use_source_date_epoch_as_buildtime", Value: "1"},
+	{Name: "clamp_mtime_to_source_date_epoch", Value: "1"},
+	{Name: "source_date_epoch_from_changelog", Value: "0"},
+	{Name: "_buildhost", Value: "keel-build.invalid"},
+}
+
 // rpmbuild builds one package in a sandbox and commits the cache entry
 // atomically: everything goes to builds/.tmp-*, renamed to builds/<key>
 // only once RPMs, log and hardening report are complete.
@@ -421,11 +430,11 @@ func (b *Builder) rpmbuild(ctx context.Context, s *Spec, key string, depRPMs []s
 	}
 	args := []string{"-ba", "--nodeps"}
 	args = append(args, loads...)
-	defs := append([]distro.Macro{
+	defs := append(append([]distro.Macro{
 		{Name: "_topdir", Value: "/build"},
 		{Name: "_dbpath", Value: "/build/rpmdb"},
 		{Name: "_keel_deps", Value: "/build/deps"},
-	}, b.opt.Distro.RPMMacros()...)
+	}, reproducibleMacros...), b.opt.Distro.RPMMacros()...)
 	for _, m := range defs {
 		args = append(args, "--define", m.Name+" "+m.Value)
 	}

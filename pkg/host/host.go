@@ -56,6 +56,9 @@ var Tools = []Tool{
 	{Name: "mcopy", Package: "mtools", For: "EFI system partitions"},
 	{Name: "sgdisk", Package: "gdisk", For: "GPT checks"},
 	{Name: "oscap", Package: "openscap-scanner", For: "OVAL cross-checks"},
+	{Name: "/usr/bin/busybox", Package: "busybox-static", For: "tiny test roots in the boot tests"},
+	{Name: "bc", Package: "bc", For: "benchmark scripts"},
+	{Name: "faketime", Package: "faketime", For: "time-shifted tests"},
 	{Name: "virt-fw-vars", Package: "python3-virt-firmware", For: "enrolling Secure Boot keys", Backports: true},
 }
 

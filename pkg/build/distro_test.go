@@ -1,0 +1,165 @@
+package build
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/keel-linux/keel/internal/testenv"
+	"github.com/keel-linux/keel/pkg/distro"
+	"github.com/keel-linux/keel/pkg/source"
+)
+
+// TestKeelLinux builds the real distribution tree twice, cold, in two
+// different cache and output directories, and checks the packages (what
+// rpm says about them, what they contain, that hello runs), the hardening
+// reports, that both builds are byte-identical, and that a third run is a
+// no-op.
+func TestKeelLinux(t *testing.T) {
+	testenv.Short(t, "builds Keel Linux twice (several minutes)")
+	requireBuildTools(t)
+	testenv.RequireTool(t, "rpm", "gcc", "go", "dpkg-deb", "depmod", "modprobe")
+	testenv.RequireShared(t, "lookaside/SHA256SUMS")
+	d, err := distro.Load(filepath.Join(testenv.RepoRoot(), "distro"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	cacheA, outA := t.TempDir(), t.TempDir()
+	resA, err := Run(ctx, Options{Distro: d, Cache: cacheA, Out: outA, Offline: true})
+	if err != nil {
+		t.Fatalf("cold build: %v", err)
+	}
+	names, _ := d.PackageNames()
+	if len(resA.Packages) != len(names) {
+		t.Fatalf("built %d packages, tree has %d", len(resA.Packages), len(names))
+	}
+
+	t.Run("metadata", func(t *testing.T) {
+		rpmDir := filepath.Join(outA, "rpms")
+		q := func(file, format string, extra ...string) string {
+			args := append([]string{"-qp", "--nosignature", "--qf", format}, extra...)
+			args = append(args, filepath.Join(rpmDir, file))
+			out, err := exec.Command("rpm", args...).CombinedOutput()
+			if err != nil {
+				t.Fatalf("rpm %v: %v\n%s", args, err, out)
+			}
+			return string(out)
+		}
+		if got := q("x86_64/hello-2.10-1.kl1.x86_64.rpm", "%{name} %{release} %{buildhost} %{vendor}"); got != "hello 1.kl1 keel-build.invalid Keel Linux Project" {
+			t.Errorf("hello header: %q", got)
+		}
+		if got := q("x86_64/busybox-1.35.0-1.kl1.x86_64.rpm", "", "--provides"); !strings.Contains(got, "/bin/sh\n") {
+			t.Errorf("busybox does not provide /bin/sh (merged /usr): %s", got)
+		}
+		if got := q("x86_64/glibc-2.36-9.deb12u14.kl1.x86_64.rpm", "", "--provides"); !strings.Contains(got, "debian-origin(libc6) = 2.36-9+deb12u14") || !strings.Contains(got, "libc.so.6(GLIBC_2.34)(64bit)") {
+			t.Errorf("glibc provides lack its origin or sonames:\n%s", got)
+		}
+		files := q("x86_64/kernel-6.1.192-2.kl1.x86_64.rpm", "", "-l")
+		for _, want := range []string{"/usr/lib/modules/6.1.0-56-cloud-amd64/vmlinuz", "/usr/lib/modules/6.1.0-56-cloud-amd64/config",
+			"/usr/lib/modules/6.1.0-56-cloud-amd64/modules.dep", "dm-verity.ko", "erofs.ko", "virtio_blk.ko", "/usr/share/keel/origins/kernel.json"} {
+			if !strings.Contains(files, want) {
+				t.Errorf("kernel RPM lacks %s", want)
+			}
+		}
+		if got := q("x86_64/kernel-hwe-6.12.95-1.bpo12.1.kl1.x86_64.rpm", "", "-l"); !strings.Contains(got, "/usr/lib/modules/6.12.95+deb12-cloud-amd64/vmlinuz") {
+			t.Errorf("kernel-hwe RPM lacks its vmlinuz")
+		}
+		// hello, unpacked, runs on this (Debian glibc) host.
+		dir := t.TempDir()
+		if err := unpackRPM(ctx, filepath.Join(rpmDir, "x86_64/hello-2.10-1.kl1.x86_64.rpm"), dir); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(filepath.Join(dir, "usr/bin/hello")).Output()
+		if err != nil || strings.TrimSpace(string(out)) != "Hello, world!" {
+			t.Errorf("hello printed %q (%v)", out, err)
+		}
+	})
+
+	t.Run("hardening", func(t *testing.T) {
+		for _, p := range resA.Packages {
+			var rep HardeningReport
+			if err := readJSON(p.Hardening, &rep); err != nil {
+				t.Fatalf("%s: %v", p.Name, err)
+			}
+			if p.Type == source.TypeSource && len(rep.Failures) > 0 {
+				t.Errorf("%s passed the build with hardening failures: %v", p.Name, rep.Failures)
+			}
+		}
+		var rep HardeningReport
+		readJSON(filepath.Join(outA, "reports", "hardening", "busybox.json"), &rep)
+		if len(rep.Files) != 1 || rep.Files[0].Path != "/usr/bin/busybox" || rep.Files[0].Kind != "pie-executable" {
+			t.Errorf("busybox report: %+v", rep.Files)
+		}
+		readJSON(filepath.Join(outA, "reports", "hardening", "keel-init.json"), &rep)
+		if len(rep.Files) != 1 || rep.Files[0].Kind != "static-pie-executable" {
+			t.Errorf("keel-init report: %+v", rep.Files)
+		}
+		readJSON(filepath.Join(outA, "reports", "hardening", "glibc.json"), &rep)
+		if rep.Type != source.TypeImported || len(rep.Files) < 10 {
+			t.Errorf("glibc (imported) report: type %s, %d files", rep.Type, len(rep.Files))
+		}
+	})
+
+	t.Run("reproducible", func(t *testing.T) {
+		cacheB, outB := t.TempDir(), t.TempDir()
+		if _, err := Run(ctx, Options{Distro: d, Cache: cacheB, Out: outB, Offline: true}); err != nil {
+			t.Fatalf("second cold build: %v", err)
+		}
+		a, b := artifactSums(t, outA), artifactSums(t, outB)
+		if len(a) == 0 {
+			t.Fatal("no artifacts")
+		}
+		for f, sum := range a {
+			if b[f] != sum {
+				t.Errorf("%s differs between two cold builds (%s vs %s)", f, sum[:12], b[f])
+			}
+		}
+		if len(a) != len(b) {
+			t.Errorf("artifact sets differ: %d vs %d", len(a), len(b))
+		}
+	})
+
+	t.Run("noop", func(t *testing.T) {
+		res, err := Run(ctx, Options{Distro: d, Cache: cacheA, Out: outA, Offline: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range res.Packages {
+			if !p.Cached {
+				t.Errorf("%s rebuilt on a no-op run", p.Name)
+			}
+		}
+	})
+}
+
+func artifactSums(t *testing.T, out string) map[string]string {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(out, "rpms", "*", "*.rpm"))
+	srpms, _ := filepath.Glob(filepath.Join(out, "srpms", "*.rpm"))
+	files = append(files, srpms...)
+	sort.Strings(files)
+	sums := map[string]string{}
+	for _, f := range files {
+		s, err := source.Hash(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, _ := filepath.Rel(out, f)
+		sums[rel] = s
+	}
+	return sums
+}
+
+func readJSON(path string, v any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(data, v)
+}
