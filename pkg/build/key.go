@@ -5,9 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -54,7 +51,7 @@ func (b *Builder) key(s *Spec, depRPMs []string) (string, error) {
 	for _, e := range cfg.Hardening.Exemptions {
 		fmt.Fprintf(h, "exempt %s %s %v\n", e.Package, e.Path, e.Checks)
 	}
-	if err := hashTree(h, s.Dir()); err != nil {
+	if err := source.HashTree(h, s.Dir()); err != nil {
 		return "", fmt.Errorf("%s: %w", s.Name, err)
 	}
 	files := make([]string, 0, len(s.manifest.Signatures))
@@ -75,33 +72,3 @@ func (b *Builder) key(s *Spec, depRPMs []string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// hashTree hashes every regular file under dir (names, exec bit, content).
-func hashTree(h io.Writer, dir string) error {
-	var paths []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.Type().IsRegular() {
-			paths = append(paths, p)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	sort.Strings(paths)
-	for _, p := range paths {
-		rel, _ := filepath.Rel(dir, p)
-		st, err := os.Stat(p)
-		if err != nil {
-			return err
-		}
-		sum, err := source.Hash(p)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(h, "file %s %v %s\n", filepath.ToSlash(rel), st.Mode()&0o111 != 0, sum)
-	}
-	return nil
-}

@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 )
@@ -221,4 +223,36 @@ func memberHash(archive, member string) (string, error) {
 			return hex.EncodeToString(h.Sum(nil)), nil
 		}
 	}
+}
+
+// HashTree writes every regular file under dir (relative name, exec bit,
+// content digest), in sorted order, to h: the content identity of a tree.
+func HashTree(h io.Writer, dir string) error {
+	var paths []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			paths = append(paths, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		rel, _ := filepath.Rel(dir, p)
+		st, err := os.Stat(p)
+		if err != nil {
+			return err
+		}
+		sum, err := Hash(p)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "file %s %v %s\n", filepath.ToSlash(rel), st.Mode()&0o111 != 0, sum)
+	}
+	return nil
 }

@@ -1,0 +1,397 @@
+package release
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/keel-linux/keel/pkg/build"
+	"github.com/keel-linux/keel/pkg/distro"
+	"github.com/keel-linux/keel/pkg/pgp"
+	"github.com/keel-linux/keel/pkg/repo"
+	"github.com/keel-linux/keel/pkg/rpm"
+	"github.com/keel-linux/keel/pkg/source"
+)
+
+// Options for Cut.
+type Options struct {
+	Distro      *distro.Distro
+	Cache       string    // Keel cache (builds are shared with `keel build`)
+	Dir         string    // the releases/ directory
+	Date        time.Time // release date (UTC day); zero = today
+	Channel     string    // preview (default) or stable
+	Security    bool      // out-of-band security release
+	Key         *pgp.Key  // signs packages, repository, manifest, provenance
+	AllowDirty  bool      // cut from a git tree with uncommitted changes
+	KeelVersion string
+	Events      func(Event)
+}
+
+// Event reports a stage of the cut.
+type Event struct {
+	Time    time.Time `json:"time"`
+	Stage   string    `json:"stage"`
+	Detail  string    `json:"detail,omitempty"`
+	Seconds float64   `json:"seconds,omitempty"`
+}
+
+// Result of a cut.
+type Result struct {
+	Dir      string    `json:"dir"`
+	Manifest *Manifest `json:"-"`
+	NoOp     bool      `json:"noop"`
+}
+
+// GateError is a cut refused by failing gates; Report is readable as is.
+type GateError struct{ Report string }
+
+func (e *GateError) Error() string { return "release gates failed:\n" + e.Report }
+
+// Cut builds, publishes, gates, documents and signs one release. Nothing
+// under Dir changes unless the whole cut succeeds: the release is staged
+// in Dir/.tmp-* and renamed into place, then index.json is replaced.
+func Cut(ctx context.Context, opt Options) (*Result, error) {
+	if opt.Events == nil {
+		opt.Events = func(Event) {}
+	}
+	stage := func(name, detail string, t0 time.Time) {
+		opt.Events(Event{Time: time.Now(), Stage: name, Detail: detail, Seconds: time.Since(t0).Seconds()})
+	}
+	d := opt.Distro
+	if opt.Channel == "" {
+		opt.Channel = "preview"
+	}
+	if opt.Channel != "preview" && opt.Channel != "stable" {
+		return nil, fmt.Errorf("channel %q: want preview or stable", opt.Channel)
+	}
+	if opt.Key == nil {
+		return nil, errors.New("no signing key: run `keel keys init` (or pass --keys DIR)")
+	}
+	if opt.Date.IsZero() {
+		opt.Date = time.Now().UTC()
+	}
+	date := opt.Date.UTC().Format("2006-01-02")
+	version := d.Config.Version + "." + opt.Date.UTC().Format("20060102")
+	rcfg, err := LoadConfig(d)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(opt.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	idx, err := ReadIndex(opt.Dir)
+	if err != nil {
+		return nil, err
+	}
+	gitRev, dirty := gitState(d.Dir)
+	if dirty && !opt.AllowDirty {
+		return nil, fmt.Errorf("%s has uncommitted changes (git status); commit them or pass --allow-dirty — a release must be reproducible from a revision", d.Dir)
+	}
+	digest, err := inputDigest(d, opt)
+	if err != nil {
+		return nil, err
+	}
+	final := filepath.Join(opt.Dir, version)
+	if e := idx.Find(version); e != nil {
+		m, err := ReadManifest(final)
+		if err != nil {
+			return nil, fmt.Errorf("release %s is in the index but unreadable: %w", version, err)
+		}
+		if m.InputDigest == digest {
+			stage("noop", version+" already cut from these inputs", time.Now())
+			return &Result{Dir: final, Manifest: m, NoOp: true}, nil
+		}
+		return nil, fmt.Errorf("release %s already exists from other inputs; releases are immutable: cut with another --date", version)
+	}
+	var prev *Manifest
+	if last := idx.Latest(); last != nil {
+		if last.Date > date {
+			return nil, fmt.Errorf("date %s is earlier than the last release %s (%s)", date, last.Version, last.Date)
+		}
+		if prev, err = ReadManifest(filepath.Join(opt.Dir, last.Version)); err != nil {
+			return nil, fmt.Errorf("previous release %s: %w", last.Version, err)
+		}
+		if err := verifyArtifacts(filepath.Join(opt.Dir, last.Version), prev); err != nil {
+			return nil, fmt.Errorf("previous release %s is corrupted, refusing to build on it: %w", last.Version, err)
+		}
+	}
+	if opt.Security && prev == nil {
+		return nil, errors.New("--security needs a previous release to build on")
+	}
+
+	tmp, err := os.MkdirTemp(opt.Dir, ".tmp-"+version+"-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	sde := opt.Date.UTC().Truncate(24 * time.Hour).Unix()
+
+	// 1. Build (incremental: the content-addressed cache is shared).
+	t0 := time.Now()
+	buildOut, err := os.MkdirTemp(opt.Dir, ".build-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(buildOut)
+	bres, err := build.Run(ctx, build.Options{Distro: d, Cache: opt.Cache, Out: buildOut})
+	if err != nil {
+		return nil, fmt.Errorf("build: %w", err)
+	}
+	stage("build", fmt.Sprintf("%d source packages", len(bres.Packages)), t0)
+
+	m := &Manifest{Distro: d.Config.Name, Version: version, Date: date, Channel: opt.Channel, Security: opt.Security,
+		InputDigest: digest, Keel: opt.KeelVersion, Git: gitRev}
+	if prev != nil {
+		m.Previous = prev.Version
+	}
+	var rpms []string
+	for _, p := range bres.Packages {
+		m.Sources = append(m.Sources, SourcePackage{Name: p.Name, EVR: p.EVR, Type: p.Type})
+		rpms = append(rpms, p.RPMs...)
+	}
+
+	// 2. Publish the signed repository.
+	t0 = time.Now()
+	if _, err := repo.Publish(ctx, repo.Options{Dir: filepath.Join(tmp, RepoDir), Packages: rpms, Key: opt.Key, SourceDateEpoch: sde,
+		BaseURL: "file://" + filepath.Join(absDir(opt.Dir), version, RepoDir)}); err != nil {
+		return nil, fmt.Errorf("publishing the repository: %w", err)
+	}
+	if err := m.readPackages(tmp); err != nil {
+		return nil, err
+	}
+	stage("repo", fmt.Sprintf("%d binary packages signed and published", len(m.Packages)), t0)
+
+	// 3. Kernels and gates.
+	t0 = time.Now()
+	if err := m.readKernels(ctx, tmp, d, rcfg); err != nil {
+		return nil, err
+	}
+	m.Gates = runGates(bres, m, rcfg)
+	if err := os.MkdirAll(filepath.Join(tmp, ReportsDir), 0o755); err != nil {
+		return nil, err
+	}
+	for _, p := range bres.Packages {
+		if p.Hardening != "" {
+			_ = os.MkdirAll(filepath.Join(tmp, ReportsDir, "hardening"), 0o755)
+			if err := copyFile(p.Hardening, filepath.Join(tmp, ReportsDir, "hardening", p.Name+".json")); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := writeJSON(filepath.Join(tmp, ReportsDir, "gates.json"), m.Gates); err != nil {
+		return nil, err
+	}
+	stage("gates", gateSummary(m.Gates), t0)
+	if rep := failedGates(m.Gates); rep != "" {
+		return nil, &GateError{Report: rep}
+	}
+
+	// 4. Notes from data, rendered.
+	prevDir := ""
+	if prev != nil {
+		prevDir = filepath.Join(opt.Dir, prev.Version)
+	}
+	notes := compareDirs(prevDir, prev, tmp, m)
+	if err := writeNotes(tmp, notes); err != nil {
+		return nil, err
+	}
+
+	// 5. Provenance for every package, then the manifest of every file, signed.
+	t0 = time.Now()
+	if err := writeProvenance(tmp, m, bres, d, opt); err != nil {
+		return nil, err
+	}
+	if err := m.collectArtifacts(tmp); err != nil {
+		return nil, err
+	}
+	m.sort()
+	if err := writeJSON(filepath.Join(tmp, ManifestFile), m); err != nil {
+		return nil, err
+	}
+	if err := signFile(opt.Key, filepath.Join(tmp, ManifestFile), filepath.Join(tmp, ManifestSig), opt.Date); err != nil {
+		return nil, err
+	}
+	stage("sign", fmt.Sprintf("%d artifacts", len(m.Artifacts)), t0)
+
+	// 6. Commit: rename into place, then the index.
+	if err := syncTree(tmp); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return nil, err
+	}
+	idx.Releases = append(idx.Releases, IndexEntry{Version: version, Date: date, Channel: opt.Channel, Security: opt.Security})
+	idx.Channels[opt.Channel] = version
+	if err := idx.write(opt.Dir); err != nil {
+		return nil, err
+	}
+	stage("done", final, time.Now())
+	return &Result{Dir: final, Manifest: m}, nil
+}
+
+// inputDigest identifies what a release is cut from: the tree, keel, the
+// channel and kind.
+func inputDigest(d *distro.Distro, opt Options) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "keel %s\nchannel %s\nsecurity %v\n", opt.KeelVersion, opt.Channel, opt.Security)
+	if err := source.HashTree(h, d.Dir); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// gitState returns the commit and whether the tree has uncommitted changes;
+// a tree outside git is neither.
+func gitState(dir string) (rev string, dirty bool) {
+	out, err := exec.Command("git", "-C", dir, "rev-parse", "HEAD").Output()
+	if err != nil {
+		return "", false
+	}
+	rev = strings.TrimSpace(string(out))
+	st, err := exec.Command("git", "-C", dir, "status", "--porcelain", "--", ".").Output()
+	return rev, err == nil && len(strings.TrimSpace(string(st))) > 0
+}
+
+// readPackages fills Packages from the published repository's RPMs.
+func (m *Manifest) readPackages(dir string) error {
+	return filepath.WalkDir(filepath.Join(dir, RepoDir, "Packages"), func(p string, de fs.DirEntry, err error) error {
+		if err != nil || de.IsDir() || !strings.HasSuffix(p, ".rpm") {
+			return err
+		}
+		pkg, err := rpm.Open(p)
+		if err != nil {
+			return fmt.Errorf("reading published %s: %w", p, err)
+		}
+		h := pkg.Header
+		evr := h.EVR()
+		sum, err := source.Hash(p)
+		if err != nil {
+			return err
+		}
+		st, _ := os.Stat(p)
+		rel, _ := filepath.Rel(dir, p)
+		m.Packages = append(m.Packages, BinaryPackage{
+			Name: h.Name(), Epoch: evr.Epoch, Version: evr.Version, Release: evr.Release, Arch: h.Arch(),
+			Source: sourceName(h.SourceRPM()), File: filepath.ToSlash(rel), SHA256: sum, Size: st.Size(),
+		})
+		return nil
+	})
+}
+
+// sourceName takes the name from name-version-release.src.rpm.
+func sourceName(srpm string) string {
+	s := strings.TrimSuffix(srpm, ".src.rpm")
+	for i := 0; i < 2; i++ {
+		if j := strings.LastIndexByte(s, '-'); j > 0 {
+			s = s[:j]
+		}
+	}
+	return s
+}
+
+func (m *Manifest) collectArtifacts(dir string) error {
+	m.Artifacts = nil
+	return filepath.WalkDir(dir, func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		rel = filepath.ToSlash(rel)
+		if de.IsDir() || de.Type()&fs.ModeSymlink != 0 || rel == ManifestFile || rel == ManifestSig {
+			return nil
+		}
+		sum, err := source.Hash(p)
+		if err != nil {
+			return err
+		}
+		st, err := os.Stat(p)
+		if err != nil {
+			return err
+		}
+		m.Artifacts = append(m.Artifacts, Artifact{Path: rel, SHA256: sum, Size: st.Size(), Kind: kindOf(rel)})
+		return nil
+	})
+}
+
+func kindOf(rel string) string {
+	switch {
+	case strings.HasSuffix(rel, ".src.rpm"):
+		return "srpm"
+	case strings.HasSuffix(rel, ".rpm"):
+		return "rpm"
+	case strings.HasPrefix(rel, RepoDir+"/.meta/"):
+		return "repodata"
+	case strings.HasPrefix(rel, KernelsDir+"/"):
+		return "kernel-config"
+	case strings.HasPrefix(rel, ReportsDir+"/"):
+		return "report"
+	case strings.HasPrefix(rel, ProvDir+"/"):
+		return "provenance"
+	case rel == NotesJSON || rel == NotesMD || rel == IndexHTML:
+		return "notes"
+	case strings.HasPrefix(rel, RepoDir+"/"):
+		return "repo-client"
+	}
+	return "other"
+}
+
+func signFile(k *pgp.Key, path, sigPath string, t time.Time) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sig, err := k.SignArmored(f, t)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(sigPath, sig, 0o644)
+}
+
+func copyFile(src, dst string) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, data, 0o644)
+}
+
+func syncTree(dir string) error {
+	return filepath.WalkDir(dir, func(p string, de fs.DirEntry, err error) error {
+		if err != nil || de.Type()&fs.ModeSymlink != 0 {
+			return err
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return f.Sync()
+	})
+}
+
+// sortedKeys of a string map.
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func absDir(d string) string {
+	if a, err := filepath.Abs(d); err == nil {
+		return a
+	}
+	return d
+}

@@ -1,0 +1,136 @@
+// Package release cuts, diffs, promotes and verifies Keel's monthly
+// roll-up releases: releases/<version>.YYYYMMDD/ with a signed manifest of
+// every artifact, notes computed from data, gate results and provenance.
+package release
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/keel-linux/keel/pkg/kconfig"
+)
+
+// Layout of a release directory.
+const (
+	ManifestFile = "manifest.json"
+	ManifestSig  = "manifest.json.asc"
+	NotesJSON    = "notes.json"
+	NotesMD      = "notes.md"
+	IndexHTML    = "index.html"
+	RepoDir      = "repo"
+	KernelsDir   = "kernels"
+	ReportsDir   = "reports"
+	ProvDir      = "provenance"
+	IndexFile    = "index.json" // in the releases/ directory: channels and history
+)
+
+// Manifest is manifest.json: what a release is, and every file in it.
+type Manifest struct {
+	Distro      string            `json:"distro"`
+	Version     string            `json:"version"` // 1.0.YYYYMMDD
+	Date        string            `json:"date"`    // YYYY-MM-DD
+	Channel     string            `json:"channel"`
+	Security    bool              `json:"security,omitempty"`
+	Previous    string            `json:"previous,omitempty"`
+	InputDigest string            `json:"input_digest"` // what a re-run compares to be a no-op
+	Keel        string            `json:"keel_version"`
+	Git         string            `json:"git,omitempty"` // commit of the tree, when it is a git checkout
+	Sources     []SourcePackage   `json:"source_packages"`
+	Packages    []BinaryPackage   `json:"packages"`
+	Kernels     []Kernel          `json:"kernels"`
+	Gates       []GateResult      `json:"gates"`
+	Artifacts   []Artifact        `json:"artifacts"`
+	Extra       map[string]string `json:"extra,omitempty"`
+}
+
+// SourcePackage is one spec of the tree as released.
+type SourcePackage struct {
+	Name string `json:"name"`
+	EVR  string `json:"evr"`
+	Type string `json:"type"` // source | imported
+}
+
+// BinaryPackage is one RPM in the release's repository. Field names match
+// what scanners read from image manifests.
+type BinaryPackage struct {
+	Name    string `json:"name"`
+	Epoch   int    `json:"epoch"`
+	Version string `json:"version"`
+	Release string `json:"release"`
+	Arch    string `json:"arch"`
+	Source  string `json:"source"` // source package name
+	File    string `json:"file"`   // path in the release directory
+	SHA256  string `json:"sha256"`
+	Size    int64  `json:"size"`
+}
+
+// EVR renders [epoch:]version-release.
+func (p BinaryPackage) EVR() string {
+	if p.Epoch != 0 {
+		return fmt.Sprintf("%d:%s-%s", p.Epoch, p.Version, p.Release)
+	}
+	return p.Version + "-" + p.Release
+}
+
+// Kernel is one kernel package and the policy verdicts on its config.
+type Kernel struct {
+	Package string            `json:"package"`
+	EVR     string            `json:"evr"`
+	Release string            `json:"uname_r"`
+	Config  string            `json:"config"` // path in the release directory
+	Policy  map[string]string `json:"policy"` // policy name -> "pass" | "N missing, M mismatched"
+	config  kconfig.Config
+}
+
+// GateResult is one gate's verdict.
+type GateResult struct {
+	Name       string   `json:"name"`
+	Status     string   `json:"status"` // pass | fail | waived | skipped
+	Summary    string   `json:"summary"`
+	Failures   []string `json:"failures,omitempty"`
+	Exceptions []string `json:"exceptions,omitempty"` // failures waived by a written reason
+}
+
+// Artifact is one file of the release with its digest.
+type Artifact struct {
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+	Kind   string `json:"kind"` // rpm, srpm, repodata, kernel-config, report, notes, provenance, key
+}
+
+// ReadManifest loads dir/manifest.json.
+func ReadManifest(dir string) (*Manifest, error) {
+	data, err := os.ReadFile(filepath.Join(dir, ManifestFile))
+	if err != nil {
+		return nil, err
+	}
+	var m Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ManifestFile), err)
+	}
+	return &m, nil
+}
+
+func (m *Manifest) sort() {
+	sort.Slice(m.Sources, func(i, j int) bool { return m.Sources[i].Name < m.Sources[j].Name })
+	sort.Slice(m.Packages, func(i, j int) bool {
+		if m.Packages[i].Name != m.Packages[j].Name {
+			return m.Packages[i].Name < m.Packages[j].Name
+		}
+		return m.Packages[i].Arch < m.Packages[j].Arch
+	})
+	sort.Slice(m.Kernels, func(i, j int) bool { return m.Kernels[i].Package < m.Kernels[j].Package })
+	sort.Slice(m.Artifacts, func(i, j int) bool { return m.Artifacts[i].Path < m.Artifacts[j].Path })
+}
+
+func writeJSON(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(data, '\n'), 0o644)
+}

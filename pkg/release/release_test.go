@@ -1,0 +1,231 @@
+package release
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keel-linux/keel/internal/testenv"
+	"github.com/keel-linux/keel/pkg/distro"
+	"github.com/keel-linux/keel/pkg/pgp"
+)
+
+const treeConfig = `name: tiny
+pretty_name: Tiny Linux
+version: "1.0"
+dist_tag: .t1
+arch: x86_64
+vendor: Test
+source_date_epoch: changelog
+build:
+  jobs: 2
+release:
+  kernel_policy: kernel-policy.yaml
+`
+
+const kernelPolicy = `name: keel-test
+options:
+  - {option: CONFIG_DM_VERITY, values: [y, m], why: "guard host"}
+`
+
+func spec(name, version, install string) string {
+	return `Name: ` + name + `
+Version: ` + version + `
+Release: 1%{?dist}
+Summary: test package
+License: MIT
+BuildArch: noarch
+
+%description
+Test.
+
+%prep
+
+%build
+
+%install
+` + install + `
+
+%files
+/usr
+
+%changelog
+* Mon Jan 05 2026 Test <t@example.invalid> - ` + version + `-1
+- test
+`
+}
+
+func kernelSpec(version, verity string) string {
+	return spec("kernel", version, `mkdir -p %{buildroot}/usr/lib/modules/6.1.0-test
+printf 'CONFIG_A=y\nCONFIG_DM_VERITY=`+verity+`\n# CONFIG_B is not set\n' > %{buildroot}/usr/lib/modules/6.1.0-test/config`)
+}
+
+// tree writes revision r of a test distribution into dir.
+func tree(t *testing.T, dir string, specs map[string]string) {
+	t.Helper()
+	os.RemoveAll(filepath.Join(dir, "SPECS"))
+	os.WriteFile(filepath.Join(dir, "keel.yaml"), []byte(treeConfig), 0o644)
+	os.WriteFile(filepath.Join(dir, "kernel-policy.yaml"), []byte(kernelPolicy), 0o644)
+	for n, s := range specs {
+		os.MkdirAll(filepath.Join(dir, "SPECS", n), 0o755)
+		os.WriteFile(filepath.Join(dir, "SPECS", n, n+".spec"), []byte(s), 0o644)
+	}
+}
+
+func data(name string) string {
+	return "mkdir -p %{buildroot}/usr/share/" + name + " && echo " + name + " > %{buildroot}/usr/share/" + name + "/d"
+}
+
+func TestReleaseLifecycle(t *testing.T) {
+	testenv.RequireTool(t, "rpmbuild", "rpmspec", "bwrap", "rpm2cpio", "cpio")
+	ctx := context.Background()
+	src, rel, cache := t.TempDir(), t.TempDir(), t.TempDir()
+	key, err := pgp.Generate("Test Release", "release@test.invalid", time.Unix(1700000000, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := func(date string, specs map[string]string, mut func(*Options)) (*Result, error) {
+		if specs != nil {
+			tree(t, src, specs)
+		}
+		d, err := distro.Load(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		day, _ := time.Parse("2006-01-02", date)
+		o := Options{Distro: d, Cache: cache, Dir: rel, Date: day, Key: key, KeelVersion: "test"}
+		if mut != nil {
+			mut(&o)
+		}
+		return Cut(ctx, o)
+	}
+	rev1 := map[string]string{"alpha": spec("alpha", "1.0", data("alpha")), "bravo": spec("bravo", "1.0", data("bravo")), "kernel": kernelSpec("6.1.1", "m")}
+	r1, err := cut("2026-09-01", rev1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r1.Manifest.Version != "1.0.20260901" || len(r1.Manifest.Packages) != 3 || len(r1.Manifest.Kernels) != 1 {
+		t.Fatalf("first release: %+v", r1.Manifest)
+	}
+	// Re-running on unchanged inputs is a no-op.
+	again, err := cut("2026-09-01", nil, nil)
+	if err != nil || !again.NoOp {
+		t.Fatalf("re-run: %v noop=%v", err, again != nil && again.NoOp)
+	}
+
+	rev2 := map[string]string{"alpha": spec("alpha", "1.1", data("alpha")), "charlie": spec("charlie", "2.0", data("charlie")), "kernel": kernelSpec("6.1.2", "y")}
+	r2, err := cut("2026-10-01", rev2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	notes, err := DiffReleases(r1.Dir, r2.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(notes.Updated) != 2 || len(notes.Added) != 1 || len(notes.Removed) != 1 || notes.Added[0].Name != "charlie" || notes.Removed[0].Name != "bravo" {
+		t.Errorf("notes: updated %v added %v removed %v", notes.Updated, notes.Added, notes.Removed)
+	}
+	if len(notes.Kernels) != 1 || len(notes.Kernels[0].Config) != 1 || notes.Kernels[0].Config[0].Option != "CONFIG_DM_VERITY" || notes.Kernels[0].Config[0].Old != "m" {
+		t.Errorf("kernel config changes: %+v", notes.Kernels)
+	}
+	md, _ := os.ReadFile(filepath.Join(r2.Dir, NotesMD))
+	for _, want := range []string{"alpha | noarch | alpha | 1.0-1.t1 → 1.1-1.t1", "`CONFIG_DM_VERITY`: m → y", "| hardening | pass |"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("notes.md lacks %q:\n%s", want, md)
+		}
+	}
+
+	// A kernel that breaks Keel's policy fails the cut with a readable report, and nothing changes.
+	before := snapshot(t, rel)
+	rev3bad := map[string]string{"alpha": spec("alpha", "1.2", data("alpha")), "kernel": kernelSpec("6.1.3", "n")}
+	_, err = cut("2026-11-01", rev3bad, nil)
+	var ge *GateError
+	if !errors.As(err, &ge) || !strings.Contains(err.Error(), "kernel-policy") || !strings.Contains(err.Error(), "release.exceptions") {
+		t.Fatalf("gate failure: %v", err)
+	}
+	if after := snapshot(t, rel); after != before {
+		t.Fatal("a failed cut changed releases/")
+	}
+	// ... unless an exception with a written reason is recorded.
+	os.WriteFile(filepath.Join(src, "keel.yaml"), []byte(treeConfig+"  exceptions:\n    - {gate: kernel-policy, item: \"kernel:\", reason: \"test kernel without verity\"}\n"), 0o644)
+	r3, err := cut("2026-11-01", nil, nil)
+	if err != nil {
+		t.Fatalf("cut with exception: %v", err)
+	}
+	if g := r3.Manifest.Gates[1]; g.Name != "kernel-policy" || g.Status != "waived" {
+		t.Errorf("kernel gate %+v", g)
+	}
+
+	// Bad input: an earlier date, a dirty git tree; nothing changes.
+	before = snapshot(t, rel)
+	if _, err := cut("2026-10-15", nil, nil); err == nil || !strings.Contains(err.Error(), "earlier than the last release") {
+		t.Errorf("earlier date: %v", err)
+	}
+	gitInit(t, src)
+	os.WriteFile(filepath.Join(src, "SPECS", "alpha", "NOTE"), []byte("x"), 0o644)
+	if _, err := cut("2026-12-01", nil, nil); err == nil || !strings.Contains(err.Error(), "uncommitted changes") {
+		t.Errorf("dirty tree: %v", err)
+	}
+	os.Remove(filepath.Join(src, "SPECS", "alpha", "NOTE"))
+	if after := snapshot(t, rel); after != before {
+		t.Fatal("refused cuts changed releases/")
+	}
+
+	// Promote, verify, and detect tampering.
+	if err := Promote(rel, r2.Manifest.Version, "stable"); err != nil {
+		t.Fatal(err)
+	}
+	idx, _ := ReadIndex(rel)
+	if idx.Channels["stable"] != "1.0.20261001" || idx.Channels["preview"] != "1.0.20261101" || len(idx.Releases) != 3 {
+		t.Errorf("index: %+v", idx)
+	}
+	vr, err := Verify(ctx, r3.Dir, key.Keyring())
+	if err != nil || len(vr.Problems) != 0 {
+		t.Fatalf("verify: %v %v", err, vr)
+	}
+	other, _ := pgp.Generate("Mallory", "m@test.invalid", time.Unix(1700000000, 0))
+	if vr, _ := Verify(ctx, r3.Dir, other.Keyring()); len(vr.Problems) == 0 {
+		t.Error("a release verified against the wrong key")
+	}
+	os.WriteFile(filepath.Join(r2.Dir, NotesMD), []byte("tampered"), 0o644)
+	if vr, _ := Verify(ctx, r2.Dir, key.Keyring()); len(vr.Problems) == 0 || !strings.Contains(strings.Join(vr.Problems, "\n"), "notes.md: sha256") {
+		t.Errorf("tampered notes not detected: %v", vr.Problems)
+	}
+	// A corrupted previous release stops the next cut.
+	os.WriteFile(filepath.Join(r3.Dir, ReportsDir, "gates.json"), []byte("[]"), 0o644)
+	if _, err := cut("2026-12-01", nil, nil); err == nil || !strings.Contains(err.Error(), "corrupted") {
+		t.Errorf("cut on top of a corrupted release: %v", err)
+	}
+}
+
+func gitInit(t *testing.T, dir string) {
+	t.Helper()
+	for _, args := range [][]string{{"init", "-q"}, {"add", "-A"}, {"-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "tree"}} {
+		if out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v %s", args, err, out)
+		}
+	}
+}
+
+// snapshot lists every path under dir, with mtime and size for files
+// (a directory's own mtime moves when staging directories come and go).
+func snapshot(t *testing.T, dir string) string {
+	var b strings.Builder
+	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err == nil {
+			b.WriteString(p)
+			if !info.IsDir() {
+				b.WriteString(" " + info.ModTime().String() + " " + fmt.Sprint(info.Size()))
+			}
+			b.WriteString("\n")
+		}
+		return nil
+	})
+	return b.String()
+}
