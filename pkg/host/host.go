@@ -57,6 +57,8 @@ var Tools = []Tool{
 	{Name: "sgdisk", Package: "gdisk", For: "GPT checks"},
 	{Name: "oscap", Package: "openscap-scanner", For: "OVAL cross-checks"},
 	{Name: "/usr/bin/busybox", Package: "busybox-static", For: "tiny test roots in the boot tests"},
+	{Name: "chromium", Package: "chromium", For: "rendering the release dashboard in tests (a person's view)"},
+	{Name: "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", Package: "fonts-dejavu-core", For: "legible dashboard screenshots"},
 	{Name: "bc", Package: "bc", For: "benchmark scripts"},
 	{Name: "faketime", Package: "faketime", For: "time-shifted tests"},
 	{Name: "virt-fw-vars", Package: "python3-virt-firmware", For: "enrolling Secure Boot keys", Backports: true},

@@ -201,7 +201,7 @@ func Cut(ctx context.Context, opt Options) (*Result, error) {
 		prevDir = filepath.Join(opt.Dir, prev.Version)
 	}
 	notes := compareDirs(prevDir, prev, tmp, m)
-	if err := writeNotes(tmp, notes); err != nil {
+	if err := writeNotes(tmp, notes, m); err != nil {
 		return nil, err
 	}
 
@@ -232,6 +232,9 @@ func Cut(ctx context.Context, opt Options) (*Result, error) {
 	idx.Releases = append(idx.Releases, IndexEntry{Version: version, Date: date, Channel: opt.Channel, Security: opt.Security})
 	idx.Channels[opt.Channel] = version
 	if err := idx.write(opt.Dir); err != nil {
+		return nil, err
+	}
+	if err := WriteDashboard(opt.Dir); err != nil {
 		return nil, err
 	}
 	stage("done", final, time.Now())

@@ -91,5 +91,8 @@ func Promote(dir, version, channel string) error {
 		return fmt.Errorf("%s already points at the newer %s", channel, cur)
 	}
 	idx.Channels[channel] = version
-	return idx.write(dir)
+	if err := idx.write(dir); err != nil {
+		return err
+	}
+	return WriteDashboard(dir)
 }

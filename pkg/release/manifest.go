@@ -43,7 +43,38 @@ type Manifest struct {
 	Kernels     []Kernel          `json:"kernels"`
 	Gates       []GateResult      `json:"gates"`
 	Artifacts   []Artifact        `json:"artifacts"`
+	CVEs        *CVESummary       `json:"cves,omitempty"`   // nil until advisory matching is part of the cut
+	Images      []ImageSummary    `json:"images,omitempty"` // empty until images are part of the cut
 	Extra       map[string]string `json:"extra,omitempty"`
+}
+
+// CVESummary is what the CVE scan of a release found.
+type CVESummary struct {
+	Open     int          `json:"open"`
+	Fixed    int          `json:"fixed"`
+	Breached int          `json:"sla_breached"`
+	DueSoon  int          `json:"sla_due_soon"`
+	Findings []CVEFinding `json:"findings"`
+}
+
+// CVEFinding is one CVE against one package of the release.
+type CVEFinding struct {
+	ID       string `json:"id"`
+	Package  string `json:"package"`
+	Severity string `json:"severity"`
+	Status   string `json:"status"` // open | fixed | not-affected | fix-not-planned
+	SLA      string `json:"sla,omitempty"`
+	FixedIn  string `json:"fixed_in,omitempty"`
+	Evidence string `json:"evidence,omitempty"`
+}
+
+// ImageSummary is one image variant of the release.
+type ImageSummary struct {
+	Name        string  `json:"name"`
+	Format      string  `json:"format"`
+	Size        int64   `json:"size"`
+	BootSeconds float64 `json:"boot_seconds,omitempty"`
+	File        string  `json:"file"`
 }
 
 // SourcePackage is one spec of the tree as released.

@@ -194,13 +194,14 @@ func orUnset(s string) string {
 	return s
 }
 
-var pageTmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
+var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{"size": humanSize}).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Keel Linux {{.Version}}</title>
 <style>body{font:15px/1.45 system-ui,sans-serif;margin:2em auto;max-width:960px;color:#1b2733}
 table{border-collapse:collapse;width:100%;margin:.5em 0 1.5em}td,th{border-bottom:1px solid #d5dde5;padding:4px 8px;text-align:left}
 th{background:#eef3f7}.pass{color:#17803d}.fail{color:#b3261e}.skipped,.waived{color:#8a6d00}code{font-size:13px}</style></head>
-<body><h1>Keel Linux {{.Version}}{{if .Security}} (security release){{end}}</h1>
-<p>Released {{.Date}} on the <b>{{.Channel}}</b> channel{{if .Previous}}; changes since {{.Previous}}{{end}}.
+<body><p><a href="../index.html">All releases</a></p>
+<h1>Keel Linux {{.Version}}{{if .Security}} (security release){{end}}</h1>
+<p id="overview">Released {{.Date}} on the <b>{{.Channel}}</b> channel{{if .Previous}}; changes since {{.Previous}}{{end}}.
 {{index .Counts "packages"}} packages: {{len .Added}} added, {{len .Updated}} updated, {{len .Removed}} removed.</p>
 {{if .Updated}}<h2>Updated</h2><table><tr><th>package</th><th>arch</th><th>old</th><th>new</th></tr>
 {{range .Updated}}<tr><td>{{.Name}}</td><td>{{.Arch}}</td><td>{{.Old}}</td><td>{{.New}}</td></tr>{{end}}</table>{{end}}
@@ -211,19 +212,30 @@ th{background:#eef3f7}.pass{color:#17803d}.fail{color:#b3261e}.skipped,.waived{c
 <h2>Kernels</h2><table><tr><th>package</th><th>version</th><th>uname -r</th><th>policies</th><th>config changes</th></tr>
 {{range .Kernels}}<tr><td>{{.Package}}</td><td>{{if and .Old (ne .Old .New)}}{{.Old}} → {{end}}{{.New}}</td><td><code>{{.UnameR}}</code></td>
 <td>{{range $k, $v := .Policy}}{{$k}}: {{$v}}<br>{{end}}</td><td>{{len .Config}}</td></tr>{{end}}</table>
-<h2>Gates</h2><table><tr><th>gate</th><th>status</th><th>summary</th></tr>
+<h2>Gates</h2><table id="gates"><tr><th>gate</th><th>status</th><th>summary</th></tr>
 {{range .Gates}}<tr><td>{{.Name}}</td><td class="{{.Status}}">{{.Status}}</td><td>{{.Summary}}</td></tr>{{end}}</table>
+<h2>CVEs</h2>{{if .CVEs}}<p>{{.CVEs.Open}} open ({{.CVEs.Breached}} past their SLA, {{.CVEs.DueSoon}} due soon), {{.CVEs.Fixed}} fixed.</p>
+<table id="cves"><tr><th>CVE</th><th>package</th><th>severity</th><th>status</th><th>SLA</th><th>fixed in</th></tr>
+{{range .CVEs.Findings}}<tr><td>{{.ID}}</td><td>{{.Package}}</td><td>{{.Severity}}</td><td>{{.Status}}</td><td>{{.SLA}}</td><td>{{.FixedIn}}</td></tr>{{end}}</table>
+{{else}}<p class="skipped">No CVE data: advisory matching is not part of this release's pipeline yet.</p>{{end}}
+<h2>Packages</h2><table id="packages"><tr><th>package</th><th>version</th><th>arch</th><th>source</th><th>size</th></tr>
+{{range .Packages}}<tr><td>{{.Name}}</td><td>{{.EVR}}</td><td>{{.Arch}}</td><td>{{.Source}}</td><td>{{size .Size}}</td></tr>{{end}}</table>
 </body></html>
 `))
 
-// HTML renders index.html (self-contained: no external assets).
-func (n *Notes) HTML() ([]byte, error) {
+// HTML renders a release's index.html (self-contained: no external
+// assets): the notes plus the full package and CVE tables of m.
+func (n *Notes) HTML(m *Manifest) ([]byte, error) {
 	var b bytes.Buffer
-	err := pageTmpl.Execute(&b, n)
+	err := pageTmpl.Execute(&b, struct {
+		*Notes
+		Packages []BinaryPackage
+		CVEs     *CVESummary
+	}{n, m.Packages, m.CVEs})
 	return b.Bytes(), err
 }
 
-func writeNotes(dir string, n *Notes) error {
+func writeNotes(dir string, n *Notes, m *Manifest) error {
 	sort.Slice(n.Kernels, func(i, j int) bool { return n.Kernels[i].Package < n.Kernels[j].Package })
 	if err := writeJSON(filepath.Join(dir, NotesJSON), n); err != nil {
 		return err
@@ -231,9 +243,19 @@ func writeNotes(dir string, n *Notes) error {
 	if err := os.WriteFile(filepath.Join(dir, NotesMD), []byte(n.Markdown()), 0o644); err != nil {
 		return err
 	}
-	page, err := n.HTML()
+	page, err := n.HTML(m)
 	if err != nil {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, IndexHTML), page, 0o644)
+}
+
+func humanSize(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
 }

@@ -185,6 +185,8 @@ func TestReleaseLifecycle(t *testing.T) {
 	if idx.Channels["stable"] != "1.0.20261001" || idx.Channels["preview"] != "1.0.20261101" || len(idx.Releases) != 3 {
 		t.Errorf("index: %+v", idx)
 	}
+	checkDashboard(t, rel, r3.Dir)
+
 	vr, err := Verify(ctx, r3.Dir, key.Keyring())
 	if err != nil || len(vr.Problems) != 0 {
 		t.Fatalf("verify: %v %v", err, vr)
@@ -228,4 +230,48 @@ func snapshot(t *testing.T, dir string) string {
 		return nil
 	})
 	return b.String()
+}
+
+// checkDashboard renders the pages in headless Chromium, as a person would
+// open them, and checks what is on screen (DOM) and that a screenshot is made.
+func checkDashboard(t *testing.T, rel, latest string) {
+	t.Helper()
+	testenv.RequireTool(t, "chromium")
+	shot := os.Getenv("KEEL_DASHBOARD_SHOTS") // keep screenshots here to look at them
+	if shot == "" {
+		shot = t.TempDir()
+	}
+	os.MkdirAll(shot, 0o755)
+	render := func(page, name string) string {
+		profile := t.TempDir()
+		base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+			"--disable-background-networking", "--disable-component-update", "--disable-sync", "--user-data-dir=" + profile}
+		dom, err := exec.Command("chromium", append(base, "--dump-dom", "file://"+page)...).Output()
+		if err != nil {
+			t.Fatalf("chromium --dump-dom %s: %v", page, err)
+		}
+		png := filepath.Join(shot, name+".png")
+		if out, err := exec.Command("chromium", append(base, "--window-size=1100,1500", "--screenshot="+png, "file://"+page)...).CombinedOutput(); err != nil {
+			t.Fatalf("chromium --screenshot: %v %s", err, out)
+		}
+		if st, err := os.Stat(png); err != nil || st.Size() < 10000 {
+			t.Errorf("screenshot %s missing or blank: %v", png, err)
+		}
+		return string(dom)
+	}
+	dom := render(filepath.Join(rel, DashboardFile), "dashboard")
+	if n := strings.Count(dom, `class="release"`); n != 3 {
+		t.Errorf("dashboard shows %d releases, want 3", n)
+	}
+	for _, want := range []string{"1.0.20261101", `<span class="tag">stable</span>`, `data-chart="Packages"`, "<circle", "No data in these releases yet."} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("dashboard lacks %q", want)
+		}
+	}
+	dom = render(filepath.Join(latest, IndexHTML), "release")
+	for _, want := range []string{`id="packages"`, "kernel-policy", "waived", "alpha</td>", "1.2-1.t1"} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("release page lacks %q", want)
+		}
+	}
 }

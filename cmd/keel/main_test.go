@@ -1,0 +1,50 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keel-linux/keel/internal/testenv"
+)
+
+// The README's CLI reference must name every command keel has.
+func TestREADMEListsEveryCommand(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(data)
+	var walk func(c *cobra.Command, prefix string)
+	walk = func(c *cobra.Command, prefix string) {
+		for _, sub := range c.Commands() {
+			if sub.Hidden || sub.Name() == "help" || sub.Name() == "completion" {
+				continue
+			}
+			name := prefix + " " + sub.Name()
+			if !strings.Contains(readme, "`"+name) {
+				t.Errorf("README.md does not document `%s`", name)
+			}
+			walk(sub, name)
+		}
+	}
+	walk(rootCmd, "keel")
+}
+
+func TestDoctorPackages(t *testing.T) {
+	var out bytes.Buffer
+	rootCmd.SetOut(&out)
+	rootCmd.SetArgs([]string{"doctor", "--packages"})
+	if err := rootCmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"rpm", "bubblewrap", "qemu-system-x86", "dnf"} {
+		if !strings.Contains(out.String(), p+"\n") {
+			t.Errorf("doctor --packages lacks %s", p)
+		}
+	}
+}
