@@ -3,7 +3,6 @@ package release
 import (
 	"fmt"
 
-
 	"github.com/keel-linux/keel/pkg/distro"
 )
 
