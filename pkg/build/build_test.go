@@ -180,6 +180,16 @@ func TestBadInput(t *testing.T) {
 			want:  []string{"alpha.spec", `Name is "other"`},
 		},
 		{
+			name:  "unknown macro rpm refuses",
+			specs: map[string]string{"alpha": tinySpec("alpha", "BuildRequires: %{alpha_helper}", "true")},
+			want:  []string{"alpha.spec", "line 7", "BuildRequires: %{alpha_helper}"},
+		},
+		{
+			name:  "unknown macro rpm keeps",
+			specs: map[string]string{"alpha": tinySpec("alpha", "Provides: alpha-%{alpha_helper}", "true")},
+			want:  []string{"alpha.spec:7:", `unexpanded macro "%{alpha_helper}"`, "unknown macro"},
+		},
+		{
 			name:  "missing source",
 			specs: map[string]string{"alpha": tinySpec("alpha", "Source0: alpha-1.0.tar.gz", "true")},
 			files: map[string]string{"SPECS/alpha/alpha.signatures.json": `{"Signatures": {"alpha-1.0.tar.gz": "` + strings.Repeat("ab", 32) + `"}}`},

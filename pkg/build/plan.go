@@ -114,6 +114,18 @@ func querySpec(ctx context.Context, d *distro.Distro, path string) (*Spec, error
 			}
 		}
 	}
+	// rpm leaves an unknown macro in place; a '%' surviving expansion in a
+	// name, version or dependency is almost always a typo or a missing define.
+	fields := map[string][]string{"Name": {s.Name}, "Version": {s.Version}, "Release": {s.Release},
+		"BuildRequires": s.BuildRequires, "Provides": s.Provides, "package name": s.Binaries}
+	for _, f := range []string{"Name", "Version", "Release", "package name", "BuildRequires", "Provides"} {
+		for _, v := range fields[f] {
+			if i := strings.IndexByte(v, '%'); i >= 0 {
+				return nil, fmt.Errorf("%s:%d: %s %q contains the unexpanded macro %q: unknown macro (define it in keel.yaml's macros or the spec)",
+					path, lineOf(path, v[i:]), f, v, macroAt(v[i:]))
+			}
+		}
+	}
 	if want := strings.TrimSuffix(filepath.Base(path), ".spec"); s.Name != want {
 		return nil, fmt.Errorf("%s: Name is %q; a spec must live at SPECS/<Name>/<Name>.spec", path, s.Name)
 	}
@@ -323,4 +335,33 @@ func (p *Plan) Select(names []string) error {
 	}
 	p.Layers = layers
 	return nil
+}
+
+// macroAt returns the macro reference at the start of s ("%{foo}" or "%foo").
+func macroAt(s string) string {
+	if strings.HasPrefix(s, "%{") {
+		if j := strings.IndexByte(s, '}'); j > 0 {
+			return s[:j+1]
+		}
+	}
+	end := 1
+	for end < len(s) && (s[end] == '_' || s[end] >= 'a' && s[end] <= 'z' || s[end] >= 'A' && s[end] <= 'Z' || s[end] >= '0' && s[end] <= '9') {
+		end++
+	}
+	return s[:end]
+}
+
+// lineOf finds the first line of the spec mentioning the macro (0 if none).
+func lineOf(path, frag string) int {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	m := macroAt(frag)
+	for i, l := range strings.Split(string(data), "\n") {
+		if strings.Contains(l, m) {
+			return i + 1
+		}
+	}
+	return 0
 }
