@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/keel-linux/keel/pkg/distro"
 	"github.com/keel-linux/keel/pkg/pgp"
 	"github.com/keel-linux/keel/pkg/release"
 )
@@ -82,15 +83,37 @@ whole cut succeeds. Re-running on unchanged inputs is a no-op.`,
 	f.StringVar(&keys, "keys", "", "signing key directory (default $KEEL_KEYS or ~/.local/share/keel/keys)")
 
 	diff := &cobra.Command{
-		Use:   "diff RELEASE_A RELEASE_B",
-		Short: "What changed between two releases: packages (old → new EVR), kernels and their config options, gates",
-		Args:  cobra.ExactArgs(2),
+		Use:   "diff A B",
+		Short: "What changed between two releases or source trees: packages (old → new EVR), kernels and their config options, gates",
+		Long: `A and B are each a release (a version under --releases, or a release
+directory) or a distribution source tree (a directory with keel.yaml, built
+incrementally through the cache to know its packages).`,
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, b := releasePath(dir, args[0]), releasePath(dir, args[1])
-			n, err := release.DiffReleases(a, b)
+			side := func(arg string) (*release.Manifest, string, func(), error) {
+				if _, err := os.Stat(filepath.Join(arg, "keel.yaml")); err == nil {
+					d, err := distro.Load(arg)
+					if err != nil {
+						return nil, "", nil, err
+					}
+					m, tmp, err := release.Snapshot(cmd.Context(), d, cacheDir())
+					return m, tmp, func() { os.RemoveAll(tmp) }, err
+				}
+				p := releasePath(dir, arg)
+				m, err := release.ReadManifest(p)
+				return m, p, func() {}, err
+			}
+			ma, da, ca, err := side(args[0])
 			if err != nil {
 				return err
 			}
+			defer ca()
+			mb, db, cb, err := side(args[1])
+			if err != nil {
+				return err
+			}
+			defer cb()
+			n := release.DiffManifests(da, ma, db, mb)
 			if globals.json {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")

@@ -266,13 +266,25 @@ func gitState(dir string) (rev string, dirty bool) {
 
 // readPackages fills Packages from the published repository's RPMs.
 func (m *Manifest) readPackages(dir string) error {
-	return filepath.WalkDir(filepath.Join(dir, RepoDir, "Packages"), func(p string, de fs.DirEntry, err error) error {
-		if err != nil || de.IsDir() || !strings.HasSuffix(p, ".rpm") {
-			return err
+	var files []string
+	err := filepath.WalkDir(filepath.Join(dir, RepoDir, "Packages"), func(p string, de fs.DirEntry, err error) error {
+		if err == nil && !de.IsDir() && strings.HasSuffix(p, ".rpm") {
+			files = append(files, p)
 		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return m.addPackages(dir, files)
+}
+
+// addPackages records RPM files; File is relative to dir ("" keeps paths).
+func (m *Manifest) addPackages(dir string, files []string) error {
+	for _, p := range files {
 		pkg, err := rpm.Open(p)
 		if err != nil {
-			return fmt.Errorf("reading published %s: %w", p, err)
+			return fmt.Errorf("reading %s: %w", p, err)
 		}
 		h := pkg.Header
 		evr := h.EVR()
@@ -280,14 +292,20 @@ func (m *Manifest) readPackages(dir string) error {
 		if err != nil {
 			return err
 		}
-		st, _ := os.Stat(p)
-		rel, _ := filepath.Rel(dir, p)
+		st, err := os.Stat(p)
+		if err != nil {
+			return err
+		}
+		rel := p
+		if dir != "" {
+			rel, _ = filepath.Rel(dir, p)
+		}
 		m.Packages = append(m.Packages, BinaryPackage{
 			Name: h.Name(), Epoch: evr.Epoch, Version: evr.Version, Release: evr.Release, Arch: h.Arch(),
 			Source: sourceName(h.SourceRPM()), File: filepath.ToSlash(rel), SHA256: sum, Size: st.Size(),
 		})
-		return nil
-	})
+	}
+	return nil
 }
 
 // sourceName takes the name from name-version-release.src.rpm.

@@ -36,7 +36,11 @@ func (m *Manifest) readKernels(ctx context.Context, dir string, d *distro.Distro
 		return err
 	}
 	for _, bp := range m.Packages {
-		pkg, err := rpm.Open(filepath.Join(dir, bp.File))
+		file := bp.File
+		if !filepath.IsAbs(file) {
+			file = filepath.Join(dir, file)
+		}
+		pkg, err := rpm.Open(file)
 		if err != nil {
 			return err
 		}

@@ -275,3 +275,33 @@ func checkDashboard(t *testing.T, rel, latest string) {
 		}
 	}
 }
+
+// keel release diff on two source trees: built through the cache, compared
+// like releases (kernel config changes included).
+func TestDiffTrees(t *testing.T) {
+	testenv.RequireTool(t, "rpmbuild", "rpmspec", "bwrap", "rpm2cpio", "cpio")
+	ctx := context.Background()
+	cache := t.TempDir()
+	a, b := t.TempDir(), t.TempDir()
+	tree(t, a, map[string]string{"alpha": spec("alpha", "1.0", data("alpha")), "kernel": kernelSpec("6.1.1", "m")})
+	tree(t, b, map[string]string{"alpha": spec("alpha", "2.0", data("alpha")), "kernel": kernelSpec("6.1.1", "y")})
+	da, _ := distro.Load(a)
+	db, _ := distro.Load(b)
+	ma, ta, err := Snapshot(ctx, da, cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(ta)
+	mb, tb, err := Snapshot(ctx, db, cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(tb)
+	n := DiffManifests(ta, ma, tb, mb)
+	if len(n.Updated) != 1 || n.Updated[0].Old != "1.0-1.t1" || n.Updated[0].New != "2.0-1.t1" {
+		t.Errorf("updated: %+v", n.Updated)
+	}
+	if len(n.Kernels) != 1 || len(n.Kernels[0].Config) != 1 || n.Kernels[0].Config[0].New != "y" {
+		t.Errorf("kernels: %+v", n.Kernels)
+	}
+}

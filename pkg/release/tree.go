@@ -1,0 +1,54 @@
+package release
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/keel-linux/keel/pkg/build"
+	"github.com/keel-linux/keel/pkg/distro"
+)
+
+// Snapshot describes a source tree as a release would: it builds the tree
+// (incrementally, through the shared cache) and reads its packages and
+// kernels, without publishing or signing anything. The kernel configs are
+// kept in a temporary directory the caller removes (Manifest.Extra["dir"]).
+func Snapshot(ctx context.Context, d *distro.Distro, cache string) (*Manifest, string, error) {
+	tmp, err := os.MkdirTemp("", "keel-snapshot-")
+	if err != nil {
+		return nil, "", err
+	}
+	bres, err := build.Run(ctx, build.Options{Distro: d, Cache: cache, Out: tmp + "/out"})
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, "", fmt.Errorf("building %s: %w", d.Dir, err)
+	}
+	rc, err := LoadConfig(d)
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, "", err
+	}
+	m := &Manifest{Distro: d.Config.Name, Version: d.Dir, Channel: "tree"}
+	var files []string
+	for _, p := range bres.Packages {
+		m.Sources = append(m.Sources, SourcePackage{Name: p.Name, EVR: p.EVR, Type: p.Type})
+		files = append(files, p.RPMs...)
+	}
+	if err := m.addPackages("", files); err != nil {
+		os.RemoveAll(tmp)
+		return nil, "", err
+	}
+	if err := m.readKernels(ctx, tmp, d, rc); err != nil {
+		os.RemoveAll(tmp)
+		return nil, "", err
+	}
+	m.Gates = runGates(bres, m, rc)
+	m.sort()
+	return m, tmp, nil
+}
+
+// DiffManifests compares any two of releases and tree snapshots; the
+// directories hold their kernels/ configs.
+func DiffManifests(aDir string, a *Manifest, bDir string, b *Manifest) *Notes {
+	return compareDirs(aDir, a, bDir, b)
+}
