@@ -25,7 +25,7 @@ func init() {
 			if globals.json {
 				type row struct {
 					Tool, Package, For string
-					Present           bool
+					Present            bool
 				}
 				var rows []row
 				for _, t := range host.Tools {

@@ -71,4 +71,3 @@ func (b *Builder) key(s *Spec, depRPMs []string) (string, error) {
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
-
