@@ -12,10 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keel-linux/keel/pkg/advisory"
-	"github.com/keel-linux/keel/pkg/csaf"
-	"github.com/keel-linux/keel/pkg/openvex"
-	"github.com/keel-linux/keel/pkg/osv"
-	"github.com/keel-linux/keel/pkg/oval"
 	"github.com/keel-linux/keel/pkg/scan"
 )
 
@@ -144,44 +140,9 @@ func init() {
 				return fmt.Errorf("advisories export: %w", res.Errors[0])
 			}
 			now := securityNow()
-			po := scan.PurlOptions{Namespace: ns, Distro: distroQ}
 			eo := advisory.ExportOptions{Publisher: "Keel Linux", Namespace: "https://keel-linux.io", ID: "keel-vex-" + now.Format("20060102"), Now: now, Version: version,
-				Purl: func(pkg, evr string) string {
-					if evr == "" {
-						return "pkg:rpm/" + ns + "/" + pkg + "?distro=" + distroQ
-					}
-					e, err := advisoryEVR(evr)
-					if err != nil {
-						return "pkg:rpm/" + ns + "/" + pkg
-					}
-					return scan.Package{Name: pkg, Epoch: e.Epoch, Version: e.Version, Release: e.Release}.Purl(po)
-				}}
-			var out []byte
-			switch format {
-			case "osv":
-				var vs []*osv.Vulnerability
-				for _, a := range res.Advisories {
-					v, err := a.Encode()
-					if err != nil {
-						return err
-					}
-					vs = append(vs, v)
-				}
-				out, err = json.MarshalIndent(vs, "", "  ")
-				out = append(out, '\n')
-			case "oval":
-				var d *oval.Definitions
-				d, err = advisory.ToOVAL(res.Advisories, advisory.OVALExport{Namespace: "io.keel-linux", Platform: "Keel Linux 1.0", Timestamp: now})
-				if err == nil {
-					out, err = oval.Marshal(d)
-				}
-			case "csaf":
-				out, err = csaf.Marshal(advisory.ToCSAF(res.Advisories, eo))
-			case "openvex":
-				out, err = openvex.Marshal(advisory.ToOpenVEX(res.Advisories, eo))
-			default:
-				return fmt.Errorf("advisories export: --format %q: expected osv, oval, csaf or openvex", format)
-			}
+				Purl: scan.PurlFunc(scan.PurlOptions{Namespace: ns, Distro: distroQ})}
+			out, err := advisory.Export(res.Advisories, format, eo, advisory.OVALExport{Namespace: "io.keel-linux", Platform: "Keel Linux 1.0", Timestamp: now})
 			if err != nil {
 				return fmt.Errorf("advisories export %s: %w", format, err)
 			}

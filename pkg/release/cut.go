@@ -170,7 +170,17 @@ func Cut(ctx context.Context, opt Options) (*Result, error) {
 	}
 	stage("repo", fmt.Sprintf("%d binary packages signed and published", len(m.Packages)), t0)
 
-	// 3. Kernels and gates.
+	// 3. Security: scan against the advisories, exports, SBOMs.
+	t0 = time.Now()
+	if err := os.MkdirAll(filepath.Join(tmp, ReportsDir), 0o755); err != nil {
+		return nil, err
+	}
+	if err := securityStage(ctx, tmp, m, d, opt.Date.UTC()); err != nil {
+		return nil, err
+	}
+	stage("scan", fmt.Sprintf("%d CVE findings: %d open, %d fixed, %d past SLA", len(m.CVEs.Findings), m.CVEs.Open, m.CVEs.Fixed, m.CVEs.Breached), t0)
+
+	// 4. Kernels and gates.
 	t0 = time.Now()
 	if err := m.readKernels(ctx, tmp, d, rcfg); err != nil {
 		return nil, err
@@ -195,7 +205,7 @@ func Cut(ctx context.Context, opt Options) (*Result, error) {
 		return nil, &GateError{Report: rep}
 	}
 
-	// 4. Notes from data, rendered.
+	// 5. Notes from data, rendered.
 	prevDir := ""
 	if prev != nil {
 		prevDir = filepath.Join(opt.Dir, prev.Version)
@@ -205,7 +215,7 @@ func Cut(ctx context.Context, opt Options) (*Result, error) {
 		return nil, err
 	}
 
-	// 5. Provenance for every package, then the manifest of every file, signed.
+	// 6. Provenance for every package, then the manifest of every file, signed.
 	t0 = time.Now()
 	if err := writeProvenance(tmp, m, bres, d, opt); err != nil {
 		return nil, err
@@ -222,7 +232,7 @@ func Cut(ctx context.Context, opt Options) (*Result, error) {
 	}
 	stage("sign", fmt.Sprintf("%d artifacts", len(m.Artifacts)), t0)
 
-	// 6. Commit: rename into place, then the index.
+	// 7. Commit: rename into place, then the index.
 	if err := syncTree(tmp); err != nil {
 		return nil, err
 	}
@@ -357,6 +367,10 @@ func kindOf(rel string) string {
 		return "report"
 	case strings.HasPrefix(rel, ProvDir+"/"):
 		return "provenance"
+	case strings.HasPrefix(rel, AdvisoriesDir+"/"):
+		return "advisories"
+	case strings.HasPrefix(rel, SBOMDir+"/"):
+		return "sbom"
 	case rel == NotesJSON || rel == NotesMD || rel == IndexHTML:
 		return "notes"
 	case strings.HasPrefix(rel, RepoDir+"/"):

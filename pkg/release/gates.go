@@ -135,7 +135,7 @@ func runGates(b *build.Result, m *Manifest, rc *Config) []GateResult {
 	gates := []GateResult{hardeningGate(b), kernelGate(m)}
 	gates = append(gates,
 		GateResult{Name: "image-baseline", Status: "skipped", Summary: "no image variants are built by this release pipeline yet"},
-		GateResult{Name: "cve-sla", Status: "skipped", Summary: "advisory matching is not wired into releases yet"},
+		cveGate(m),
 		GateResult{Name: "boot", Status: "skipped", Summary: "no bootable image variants are built by this release pipeline yet"},
 	)
 	for i := range gates {

@@ -23,6 +23,8 @@ type Notes struct {
 	Removed  []PackageChange `json:"removed"`
 	Updated  []PackageChange `json:"updated"`
 	Kernels  []KernelChange  `json:"kernels"`
+	Fixed    []CVEFinding    `json:"cves_fixed"` // fixed in this release (affected or absent before), with evidence
+	Open     []CVEFinding    `json:"cves_open"`  // still open, with SLA state
 	Gates    []GateResult    `json:"gates"`
 	Counts   map[string]int  `json:"counts"`
 }
@@ -104,7 +106,29 @@ func compareDirs(prevDir string, prev *Manifest, curDir string, cur *Manifest) *
 		}
 		n.Kernels = append(n.Kernels, kc)
 	}
-	n.Counts = map[string]int{"packages": len(cur.Packages), "added": len(n.Added), "removed": len(n.Removed), "updated": len(n.Updated)}
+	n.Fixed, n.Open = []CVEFinding{}, []CVEFinding{}
+	if cur.CVEs != nil {
+		wasFixed := map[string]bool{}
+		if prev != nil && prev.CVEs != nil {
+			for _, f := range prev.CVEs.Findings {
+				if f.Status == "fixed" || f.Status == "not_affected" {
+					wasFixed[f.ID+"/"+f.Package] = true
+				}
+			}
+		}
+		for _, f := range cur.CVEs.Findings {
+			switch f.Status {
+			case "fixed":
+				if prev == nil || !wasFixed[f.ID+"/"+f.Package] {
+					n.Fixed = append(n.Fixed, f)
+				}
+			case "affected", "under_investigation", "unknown":
+				n.Open = append(n.Open, f)
+			}
+		}
+	}
+	n.Counts = map[string]int{"packages": len(cur.Packages), "added": len(n.Added), "removed": len(n.Removed), "updated": len(n.Updated),
+		"cves_fixed": len(n.Fixed), "cves_open": len(n.Open)}
 	return n
 }
 
@@ -180,6 +204,18 @@ func (n *Notes) Markdown() string {
 			}
 		}
 	}
+	if len(n.Fixed) > 0 {
+		b.WriteString("\n## CVEs fixed\n\n| CVE | package | severity | fixed in | evidence |\n|---|---|---|---|---|\n")
+		for _, f := range n.Fixed {
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", f.ID, f.Package, f.Severity, f.FixedIn, strings.ReplaceAll(f.Evidence, "|", "\\|"))
+		}
+	}
+	if len(n.Open) > 0 {
+		b.WriteString("\n## CVEs still open\n\n| CVE | package | severity | status | SLA |\n|---|---|---|---|---|\n")
+		for _, f := range n.Open {
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", f.ID, f.Package, f.Severity, f.Status, f.SLA)
+		}
+	}
 	b.WriteString("\n## Gates\n\n| gate | status | summary |\n|---|---|---|\n")
 	for _, g := range n.Gates {
 		fmt.Fprintf(&b, "| %s | %s | %s |\n", g.Name, g.Status, strings.ReplaceAll(g.Summary, "|", "\\|"))
@@ -214,6 +250,8 @@ th{background:#eef3f7}.pass{color:#17803d}.fail{color:#b3261e}.skipped,.waived{c
 <td>{{range $k, $v := .Policy}}{{$k}}: {{$v}}<br>{{end}}</td><td>{{len .Config}}</td></tr>{{end}}</table>
 <h2>Gates</h2><table id="gates"><tr><th>gate</th><th>status</th><th>summary</th></tr>
 {{range .Gates}}<tr><td>{{.Name}}</td><td class="{{.Status}}">{{.Status}}</td><td>{{.Summary}}</td></tr>{{end}}</table>
+{{if .Fixed}}<h2>CVEs fixed in this release</h2><table id="cves-fixed"><tr><th>CVE</th><th>package</th><th>severity</th><th>fixed in</th><th>evidence</th></tr>
+{{range .Fixed}}<tr><td>{{.ID}}</td><td>{{.Package}}</td><td>{{.Severity}}</td><td>{{.FixedIn}}</td><td>{{.Evidence}}</td></tr>{{end}}</table>{{end}}
 <h2>CVEs</h2>{{if .CVEs}}<p>{{.CVEs.Open}} open ({{.CVEs.Breached}} past their SLA, {{.CVEs.DueSoon}} due soon), {{.CVEs.Fixed}} fixed.</p>
 <table id="cves"><tr><th>CVE</th><th>package</th><th>severity</th><th>status</th><th>SLA</th><th>fixed in</th></tr>
 {{range .CVEs.Findings}}<tr><td>{{.ID}}</td><td>{{.Package}}</td><td>{{.Severity}}</td><td>{{.Status}}</td><td>{{.SLA}}</td><td>{{.FixedIn}}</td></tr>{{end}}</table>

@@ -27,11 +27,28 @@ build:
   jobs: 2
 release:
   kernel_policy: kernel-policy.yaml
+  exceptions:
+    - {gate: cve-sla, item: "alpha:CVE-2099-0001", reason: "test: the fix ships in the next release"}
 `
 
 const kernelPolicy = `name: keel-test
 options:
   - {option: CONFIG_DM_VERITY, values: [y, m], why: "guard host"}
+`
+
+// alphaAdvisory: alpha before 1.1 is affected by a (made-up, test-only) CVE.
+const alphaAdvisory = `{
+  "schema_version": "1.6.0",
+  "id": "KEEL-CVE-2099-0001-alpha",
+  "modified": "2026-08-01T00:00:00Z",
+  "aliases": ["CVE-2099-0001"],
+  "summary": "alpha: test vulnerability",
+  "affected": [{"package": {"ecosystem": "Keel Linux:1.0", "name": "alpha"},
+    "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.1-1.t1"}]}]}],
+  "database_specific": {"keel": {"source": "keel", "package": "alpha", "cve": "CVE-2099-0001", "severity": "High",
+    "status": "affected", "fix_available": "2026-08-01T00:00:00Z",
+    "events": [{"time": "2026-08-01T00:00:00Z", "type": "detected"}]}}
+}
 `
 
 func spec(name, version, install string) string {
@@ -71,6 +88,8 @@ func tree(t *testing.T, dir string, specs map[string]string) {
 	t.Helper()
 	os.RemoveAll(filepath.Join(dir, "SPECS"))
 	os.WriteFile(filepath.Join(dir, "keel.yaml"), []byte(treeConfig), 0o644)
+	os.MkdirAll(filepath.Join(dir, "advisories", "keel", "alpha"), 0o755)
+	os.WriteFile(filepath.Join(dir, "advisories", "keel", "alpha", "KEEL-CVE-2099-0001-alpha.json"), []byte(alphaAdvisory), 0o644)
 	os.WriteFile(filepath.Join(dir, "kernel-policy.yaml"), []byte(kernelPolicy), 0o644)
 	for n, s := range specs {
 		os.MkdirAll(filepath.Join(dir, "SPECS", n), 0o755)
@@ -134,8 +153,15 @@ func TestReleaseLifecycle(t *testing.T) {
 	if len(notes.Kernels) != 1 || len(notes.Kernels[0].Config) != 1 || notes.Kernels[0].Config[0].Option != "CONFIG_DM_VERITY" || notes.Kernels[0].Config[0].Old != "m" {
 		t.Errorf("kernel config changes: %+v", notes.Kernels)
 	}
+	if c := r1.Manifest.CVEs; c == nil || c.Open != 1 || c.Breached != 1 {
+		t.Errorf("first release CVEs: %+v", c)
+	}
+	if g := r1.Manifest.Gates[3]; g.Name != "cve-sla" || g.Status != "waived" {
+		t.Errorf("cve gate on release 1: %+v", g)
+	}
 	md, _ := os.ReadFile(filepath.Join(r2.Dir, NotesMD))
-	for _, want := range []string{"alpha | noarch | alpha | 1.0-1.t1 → 1.1-1.t1", "`CONFIG_DM_VERITY`: m → y", "| hardening | pass |"} {
+	for _, want := range []string{"alpha | noarch | alpha | 1.0-1.t1 → 1.1-1.t1", "`CONFIG_DM_VERITY`: m → y", "| hardening | pass |",
+		"## CVEs fixed", "| CVE-2099-0001 | alpha | High | 1.1-1.t1 |"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("notes.md lacks %q:\n%s", want, md)
 		}
@@ -153,7 +179,7 @@ func TestReleaseLifecycle(t *testing.T) {
 		t.Fatal("a failed cut changed releases/")
 	}
 	// ... unless an exception with a written reason is recorded.
-	os.WriteFile(filepath.Join(src, "keel.yaml"), []byte(treeConfig+"  exceptions:\n    - {gate: kernel-policy, item: \"kernel:\", reason: \"test kernel without verity\"}\n"), 0o644)
+	os.WriteFile(filepath.Join(src, "keel.yaml"), []byte(treeConfig+"    - {gate: kernel-policy, item: \"kernel:\", reason: \"test kernel without verity\"}\n"), 0o644)
 	r3, err := cut("2026-11-01", nil, nil)
 	if err != nil {
 		t.Fatalf("cut with exception: %v", err)

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/keel-linux/keel/pkg/rpm"
 )
 
 // PurlOptions name the distribution in package URLs.
@@ -95,3 +97,18 @@ func ParsePurl(s string) (Package, error) {
 
 // purlEscape percent-encodes like packageurl-go (and so syft): '+' too.
 func purlEscape(s string) string { return strings.ReplaceAll(url.PathEscape(s), "+", "%2B") }
+
+// PurlFunc is the purl of a source package at an EVR ("" evr: the package
+// itself), for advisory exports (advisory.ExportOptions.Purl).
+func PurlFunc(o PurlOptions) func(pkg, evr string) string {
+	return func(pkg, evr string) string {
+		if evr == "" {
+			return "pkg:rpm/" + purlEscape(o.Namespace) + "/" + purlEscape(pkg) + "?distro=" + url.QueryEscape(o.Distro)
+		}
+		e, err := rpm.ParseEVR(evr)
+		if err != nil {
+			return "pkg:rpm/" + purlEscape(o.Namespace) + "/" + purlEscape(pkg)
+		}
+		return Package{Name: pkg, Epoch: e.Epoch, Version: e.Version, Release: e.Release}.Purl(o)
+	}
+}

@@ -1,0 +1,188 @@
+package release
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/keel-linux/keel/pkg/advisory"
+	"github.com/keel-linux/keel/pkg/distro"
+	"github.com/keel-linux/keel/pkg/sbom"
+	"github.com/keel-linux/keel/pkg/scan"
+)
+
+// Release directories for security data.
+const (
+	AdvisoriesDir = "advisories" // osv.json, oval.xml, csaf-vex.json, openvex.json
+	SBOMDir       = "sbom"       // repo.spdx.json, repo.cdx.json
+)
+
+// securityConfig is keel.yaml's `security:` section (docs/security.md).
+type securityConfig struct {
+	SLA   *advisory.SLAPolicy `yaml:"sla"`
+	Store string              `yaml:"store"` // advisory store, relative to the tree (default advisories)
+}
+
+func loadSecurity(d *distro.Distro) (advisory.SLAPolicy, string, error) {
+	sc := securityConfig{Store: "advisories"}
+	if n, ok := d.Config.Extra["security"]; ok {
+		if err := n.Decode(&sc); err != nil {
+			return advisory.SLAPolicy{}, "", fmt.Errorf("%s/keel.yaml: security: %w", d.Dir, err)
+		}
+	}
+	sla := advisory.DefaultSLA()
+	if sc.SLA != nil {
+		sla = *sc.SLA
+		if err := sla.Validate(); err != nil {
+			return sla, "", fmt.Errorf("%s/keel.yaml: security.%w", d.Dir, err)
+		}
+	}
+	return sla, filepath.Join(d.Dir, sc.Store), nil
+}
+
+// securityStage scans the release's packages against the tree's
+// advisories, exports the advisories in every format and writes SBOMs of
+// the repository. Findings go into the manifest (CVEs) for the gate and notes.
+func securityStage(ctx context.Context, dir string, m *Manifest, d *distro.Distro, now time.Time) error {
+	sla, storeDir, err := loadSecurity(d)
+	if err != nil {
+		return err
+	}
+	var advs []*advisory.Advisory
+	if _, err := os.Stat(storeDir); err == nil {
+		res, err := advisory.Store{Root: storeDir}.Load()
+		if err != nil {
+			return fmt.Errorf("advisories: %w", err)
+		}
+		if len(res.Errors) > 0 {
+			return fmt.Errorf("advisories: %w", res.Errors[0])
+		}
+		advs = res.Advisories
+	}
+	var files []string
+	for _, p := range m.Packages {
+		files = append(files, filepath.Join(dir, p.File))
+	}
+	pkgs, err := scan.ReadRPMs(ctx, files)
+	if err != nil {
+		return err
+	}
+	rep, err := scan.Run(ctx, pkgs, scan.Options{Advisories: advs, SLA: sla, Now: now, FailOn: "none", IncludeFixed: true})
+	if err != nil {
+		return err
+	}
+	sum := &CVESummary{Findings: []CVEFinding{}}
+	for _, f := range rep.Findings {
+		cf := CVEFinding{ID: f.CVE, Package: f.Package, Severity: f.Severity, Status: f.Status, SLA: f.SLA, FixedIn: f.FixedEVR}
+		if f.KEV {
+			cf.Severity += " (KEV)"
+		}
+		cf.Evidence = evidenceOf(advs, f)
+		switch f.Status {
+		case "affected", "under_investigation", "unknown":
+			sum.Open++
+		case "fixed":
+			sum.Fixed++
+		}
+		switch f.SLA {
+		case advisory.SLABreach:
+			sum.Breached++
+		case advisory.SLADueSoon:
+			sum.DueSoon++
+		}
+		sum.Findings = append(sum.Findings, cf)
+	}
+	sort.Slice(sum.Findings, func(i, j int) bool {
+		a, b := sum.Findings[i], sum.Findings[j]
+		if a.ID != b.ID {
+			return a.ID < b.ID
+		}
+		return a.Package < b.Package
+	})
+	m.CVEs = sum
+
+	// Exports from the one model, reproducible at the release date.
+	if err := os.MkdirAll(filepath.Join(dir, AdvisoriesDir), 0o755); err != nil {
+		return err
+	}
+	po := scan.PurlOptions{Namespace: d.Config.Name, Distro: d.Config.Name + "-" + d.Config.Version}
+	eo := advisory.ExportOptions{Publisher: d.Config.PrettyName, Namespace: d.Config.HomeURL, ID: d.Config.Name + "-vex-" + m.Version,
+		Now: now, Version: m.Keel, Purl: scan.PurlFunc(po)}
+	ov := advisory.OVALExport{Namespace: "io." + d.Config.Name, Platform: d.Config.PrettyName + " " + d.Config.Version, Timestamp: now}
+	for _, format := range []string{"csaf", "openvex", "osv", "oval"} {
+		data, err := advisory.Export(advs, format, eo, ov)
+		if err != nil {
+			return fmt.Errorf("exporting advisories as %s: %w", format, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, AdvisoriesDir, advisory.Formats[format]), data, 0o644); err != nil {
+			return err
+		}
+	}
+	if err := writeJSON(filepath.Join(dir, ReportsDir, "scan.json"), rep); err != nil {
+		return err
+	}
+
+	// SBOMs of the repository: every package with purl and digest.
+	res, err := sbom.Generate(ctx, sbom.Options{Kind: "repo", Inputs: files, Name: d.Config.Name + "-" + m.Version + "-repo",
+		Version: m.Version, Created: now, Purl: po, Supplier: d.Config.PrettyName, Tool: "keel-" + m.Keel})
+	if err != nil {
+		return fmt.Errorf("SBOM: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, SBOMDir), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, SBOMDir, "repo.spdx.json"), res.SPDX, 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, SBOMDir, "repo.cdx.json"), res.CycloneDX, 0o644)
+}
+
+// evidenceOf says how a fixed finding is known to be fixed.
+func evidenceOf(advs []*advisory.Advisory, f scan.Finding) string {
+	var parts []string
+	for _, a := range advs {
+		if a.Keel.CVE != f.CVE || a.Keel.Package != f.Source {
+			continue
+		}
+		for _, e := range a.Keel.Evidence {
+			s := e.Kind
+			if e.File != "" {
+				s += " " + e.File
+				if e.Line > 0 {
+					s += fmt.Sprintf(":%d", e.Line)
+				}
+			}
+			if e.Text != "" {
+				s += ": " + e.Text
+			}
+			parts = append(parts, s)
+		}
+		if a.Keel.Statement != "" && len(parts) == 0 {
+			parts = append(parts, a.Keel.Statement)
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// cveGate fails on a Critical or High (or known-exploited) CVE that is
+// still affected past its SLA without a recorded VEX decision.
+func cveGate(m *Manifest) GateResult {
+	g := GateResult{Name: "cve-sla", Status: "pass"}
+	if m.CVEs == nil {
+		g.Status, g.Summary = "skipped", "no advisory data"
+		return g
+	}
+	for _, f := range m.CVEs.Findings {
+		sev := strings.TrimSuffix(f.Severity, " (KEV)")
+		kev := sev != f.Severity
+		if f.SLA == advisory.SLABreach && f.Status == "affected" && (sev == "Critical" || sev == "High" || kev) {
+			g.Failures = append(g.Failures, fmt.Sprintf("%s:%s: %s past its SLA (fixed in %s); ship the fix or record a VEX decision", f.Package, f.ID, f.Severity, f.FixedIn))
+		}
+	}
+	g.Summary = fmt.Sprintf("%d open, %d fixed, %d past SLA, %d due soon", m.CVEs.Open, m.CVEs.Fixed, m.CVEs.Breached, m.CVEs.DueSoon)
+	return g
+}
