@@ -133,7 +133,15 @@ func Cut(ctx context.Context, opt Options) (*Result, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	sde := opt.Date.UTC().Truncate(24 * time.Hour).Unix()
+	// Every signature and timestamp of the release is the release day, or
+	// the key's creation if that is later (OpenPGP refuses signatures older
+	// than their key): fixed for a given date and key, so reproducible.
+	sigTime := opt.Date.UTC().Truncate(24 * time.Hour)
+	if c := opt.Key.Created(); c.After(sigTime) {
+		sigTime = c.UTC().Truncate(time.Second)
+	}
+	opt.Date = sigTime
+	sde := sigTime.Unix()
 
 	// 1. Build (incremental: the content-addressed cache is shared).
 	t0 := time.Now()
