@@ -166,6 +166,25 @@ func Cut(ctx context.Context, opt Options) (*Result, error) {
 		m.Sources = append(m.Sources, SourcePackage{Name: p.Name, EVR: p.EVR, Type: p.Type})
 		rpms = append(rpms, p.RPMs...)
 	}
+	if opt.Security {
+		t0 = time.Now()
+		var fixes []string
+		if rpms, fixes, err = securitySelection(ctx, d, bres, prev, filepath.Join(opt.Dir, prev.Version), opt.Date); err != nil {
+			return nil, err
+		}
+		m.Sources = m.Sources[:0]
+		for _, p := range bres.Packages {
+			if contains(fixes, p.Name) {
+				m.Sources = append(m.Sources, SourcePackage{Name: p.Name, EVR: p.EVR, Type: p.Type})
+			}
+		}
+		for _, s := range prev.Sources {
+			if !contains(fixes, s.Name) {
+				m.Sources = append(m.Sources, s)
+			}
+		}
+		stage("select", "security release: new builds of "+strings.Join(fixes, ", ")+"; everything else as in "+prev.Version, t0)
+	}
 
 	// 2. Publish the signed repository.
 	t0 = time.Now()
@@ -437,4 +456,13 @@ func absDir(d string) string {
 		return a
 	}
 	return d
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }

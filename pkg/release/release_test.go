@@ -331,3 +331,40 @@ func TestDiffTrees(t *testing.T) {
 		t.Errorf("kernels: %+v", n.Kernels)
 	}
 }
+
+// An out-of-band security release carries only the packages that fix a
+// High/Critical CVE open in the last release; the rest stay as they were.
+func TestSecurityRelease(t *testing.T) {
+	testenv.RequireTool(t, "rpmbuild", "rpmspec", "bwrap", "rpm2cpio", "cpio")
+	ctx := context.Background()
+	src, rel, cache := t.TempDir(), t.TempDir(), t.TempDir()
+	key, _ := pgp.Generate("Test Release", "release@test.invalid", time.Unix(1700000000, 0))
+	cut := func(date string, specs map[string]string, security bool) (*Result, error) {
+		tree(t, src, specs)
+		d, err := distro.Load(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		day, _ := time.Parse("2006-01-02", date)
+		return Cut(ctx, Options{Distro: d, Cache: cache, Dir: rel, Date: day, Key: key, KeelVersion: "test", Security: security})
+	}
+	if _, err := cut("2026-09-01", map[string]string{"alpha": spec("alpha", "1.0", data("alpha")), "bravo": spec("bravo", "1.0", data("bravo"))}, false); err != nil {
+		t.Fatal(err)
+	}
+	// bravo moved on too, but it fixes nothing: it must not ship.
+	r2, err := cut("2026-09-05", map[string]string{"alpha": spec("alpha", "1.1", data("alpha")), "bravo": spec("bravo", "2.0", data("bravo"))}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, p := range r2.Manifest.Packages {
+		got[p.Name] = p.Version
+	}
+	if got["alpha"] != "1.1" || got["bravo"] != "1.0" || !r2.Manifest.Security {
+		t.Errorf("security release packages: %v", got)
+	}
+	if _, err := cut("2026-09-06", map[string]string{"alpha": spec("alpha", "1.1", data("alpha")), "bravo": spec("bravo", "3.0", data("bravo"))}, true); err == nil ||
+		!strings.Contains(err.Error(), "no Critical, High or known-exploited CVE") {
+		t.Errorf("security release with nothing to fix: %v", err)
+	}
+}

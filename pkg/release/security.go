@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keel-linux/keel/pkg/advisory"
+	"github.com/keel-linux/keel/pkg/build"
 	"github.com/keel-linux/keel/pkg/distro"
 	"github.com/keel-linux/keel/pkg/sbom"
 	"github.com/keel-linux/keel/pkg/scan"
@@ -185,4 +186,60 @@ func cveGate(m *Manifest) GateResult {
 	}
 	g.Summary = fmt.Sprintf("%d open, %d fixed, %d past SLA, %d due soon", m.CVEs.Open, m.CVEs.Fixed, m.CVEs.Breached, m.CVEs.DueSoon)
 	return g
+}
+
+// securitySelection picks what an out-of-band security release carries:
+// the new builds of source packages that fix a Critical, High or
+// known-exploited CVE still open in the previous release, and the previous
+// release's exact packages for everything else.
+func securitySelection(ctx context.Context, d *distro.Distro, b *build.Result, prev *Manifest, prevDir string, now time.Time) (rpms, fixes []string, err error) {
+	sla, storeDir, err := loadSecurity(d)
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := advisory.Store{Root: storeDir}.Load()
+	if err != nil {
+		return nil, nil, fmt.Errorf("advisories: %w", err)
+	}
+	openBefore := map[string]bool{}
+	if prev.CVEs != nil {
+		for _, f := range prev.CVEs.Findings {
+			if f.Status == "affected" {
+				openBefore[f.ID+"/"+f.Package] = true
+			}
+		}
+	}
+	fixSet := map[string][]string{}
+	for _, p := range b.Packages {
+		pkgs, err := scan.ReadRPMs(ctx, p.RPMs)
+		if err != nil {
+			return nil, nil, err
+		}
+		rep, err := scan.Run(ctx, pkgs, scan.Options{Advisories: res.Advisories, SLA: sla, Now: now, FailOn: "none", IncludeFixed: true})
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, f := range rep.Findings {
+			sev := advisory.NormalizeSeverity(f.Severity)
+			if f.Status == "fixed" && openBefore[f.CVE+"/"+f.Package] && (sev == "Critical" || sev == "High" || f.KEV) {
+				fixSet[p.Name] = append(fixSet[p.Name], f.CVE)
+			}
+		}
+	}
+	if len(fixSet) == 0 {
+		return nil, nil, fmt.Errorf("--security: no Critical, High or known-exploited CVE open in %s is fixed by this tree; cut a regular release instead", prev.Version)
+	}
+	for _, p := range b.Packages {
+		if _, ok := fixSet[p.Name]; ok {
+			fixes = append(fixes, p.Name)
+			rpms = append(rpms, p.RPMs...)
+		}
+	}
+	for _, bp := range prev.Packages {
+		if _, ok := fixSet[bp.Source]; !ok {
+			rpms = append(rpms, filepath.Join(prevDir, bp.File))
+		}
+	}
+	sort.Strings(fixes)
+	return rpms, fixes, nil
 }
