@@ -11,7 +11,7 @@ import (
 // EVR is an epoch:version-release triple. An empty Release means "any"
 // when the EVR is used as a dependency bound.
 type EVR struct {
-	Epoch   int    // 0 when absent
+	Epoch   int // 0 when absent
 	Version string
 	Release string
 }
@@ -77,8 +77,9 @@ func (e EVR) Full() string {
 	return s
 }
 
-// Compare orders two EVRs as rpm does for installed packages: epoch, then
-// version, then release, each with rpmvercmp.
+// Compare orders two EVRs as rpm's rpmverCmp does: epoch, then version,
+// then release, each with rpmvercmp; a missing release sorts before any
+// present one (so "1" < "1-~rc", unlike a bare rpmvercmp of "" and "~rc").
 func Compare(a, b EVR) int {
 	if a.Epoch != b.Epoch {
 		if a.Epoch < b.Epoch {
@@ -88,6 +89,12 @@ func Compare(a, b EVR) int {
 	}
 	if c := Vercmp(a.Version, b.Version); c != 0 {
 		return c
+	}
+	switch {
+	case a.Release == "" && b.Release != "":
+		return -1
+	case a.Release != "" && b.Release == "":
+		return 1
 	}
 	return Vercmp(a.Release, b.Release)
 }

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Repository benchmark: Keel vs createrepo_c on the same 1,000 real RPMs,
+# alternating runs in one script (this machine drifts between rounds).
+#   cold:   metadata for the whole set    keel repo index  vs createrepo_c
+#   update: add one package to the repo   keel repo index / publish vs createrepo_c --update
+# Everything runs in fresh directories on tmpfs (see FIELD-NOTES: measuring).
+# Prints medians of wall time (and user+sys CPU) and the ratios.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+rounds=${ROUNDS:-7}
+cache=${KEEL_BENCH_CACHE:-$HOME/.cache/keel/bench}
+"$here/bench/repo-gen.sh" >/dev/null
+rpms=$cache/rpms
+extra=$(ls "$cache"/extra/*.rpm)
+work=$(mktemp -d /dev/shm/keel-bench-repo.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+(cd "$here" && go build -o "$work/keel" ./cmd/keel)
+keel=$work/keel
+export KEEL_KEYS=$work/keys SOURCE_DATE_EPOCH=1700000000
+"$keel" keys init >/dev/null
+
+# t NAME CMD...: append "wall-s cpu-s" of one run to $work/NAME. CPU is
+# perf's task-clock (all threads, ms precision): on a shared, loaded 2-core
+# machine it is the steadier of the two.
+t() {
+  local name=$1; shift
+  local s e
+  s=$(date +%s%N)
+  perf stat -x, -e task-clock -o "$work/.t" "$@" >/dev/null 2>&1
+  e=$(date +%s%N)
+  awk -F, -v w=$(( (e - s) / 1000000 )) '$3 == "task-clock" || $3 ~ /task-clock/ {printf "%.3f %.4f\n", w/1000, $1/1000}' "$work/.t" >> "$work/$name"
+}
+median() { sort -n -k"$2" "$work/$1" | awk -v k="$2" '{a[NR]=$k} END {print a[int((NR+1)/2)]}'; }
+
+for r in $(seq 1 "$rounds"); do
+  c=$work/r$r-crc k=$work/r$r-keel g=$work/r$r-keelgz p=$work/r$r-pub
+  for d in "$c" "$k" "$g"; do mkdir -p "$d"; cp "$rpms"/*.rpm "$d/"; done
+  sync
+  if [ $((r % 2)) = 1 ]; then
+    t crc-cold createrepo_c -q --no-database "$c"
+    t keel-cold "$keel" repo index --dir "$k"
+    t keelgz-cold "$keel" repo index --compression gzip --dir "$g"
+  else
+    t keelgz-cold "$keel" repo index --compression gzip --dir "$g"
+    t keel-cold "$keel" repo index --dir "$k"
+    t crc-cold createrepo_c -q --no-database "$c"
+  fi
+  t keel-publish-cold "$keel" repo publish --dir "$p" "$rpms"
+  cp "$extra" "$c/"; cp "$extra" "$k/"
+  sync
+  if [ $((r % 2)) = 1 ]; then
+    t crc-update createrepo_c -q --no-database --update "$c"
+    t keel-update "$keel" repo index --dir "$k"
+    t keel-publish-update "$keel" repo publish --dir "$p" "$extra"
+  else
+    t keel-publish-update "$keel" repo publish --dir "$p" "$extra"
+    t keel-update "$keel" repo index --dir "$k"
+    t crc-update createrepo_c -q --no-database --update "$c"
+  fi
+done
+
+n=$(ls "$rpms"/*.rpm | wc -l)
+echo "repository benchmark: $n packages, $rounds alternating rounds, medians (wall s / cpu s), $(nproc) cores"
+for x in crc-cold keel-cold keelgz-cold keel-publish-cold crc-update keel-update keel-publish-update; do
+  printf "  %-20s %6s s  %6s s cpu\n" "$x" "$(median $x 1)" "$(median $x 2)"
+done
+awk -v k="$(median keel-cold 1)" -v c="$(median crc-cold 1)" -v kc="$(median keel-cold 2)" -v cc="$(median crc-cold 2)" \
+  'BEGIN {printf "cold metadata:   keel/createrepo_c = %.2fx wall, %.2fx cpu (goal <= 1.0x)\n", k/c, kc/cc}'
+awk -v k="$(median keel-update 1)" -v c="$(median crc-update 1)" -v kc="$(median keel-update 2)" -v cc="$(median crc-update 2)" \
+  'BEGIN {printf "add one package: createrepo_c --update / keel = %.1fx faster wall, %.1fx cpu (goal >= 10x)\n", c/k, cc/(kc>0?kc:0.001)}'
+awk -v k="$(median keel-publish-update 1)" -v c="$(median crc-update 1)" \
+  'BEGIN {printf "add one package with signing (keel repo publish): %.1fx faster than createrepo_c --update\n", c/k}'

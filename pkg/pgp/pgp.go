@@ -1,0 +1,304 @@
+// Package pgp is Keel's OpenPGP glue (ProtonMail/go-crypto): one Ed25519
+// signing key that signs RPM headers, repomd.xml and, as a raw Ed25519 key,
+// anything verified with crypto/ed25519 (e.g. a dm-verity root hash at boot).
+//
+// Keys are v4 "legacy EdDSA" (algorithm 22): the only Ed25519 form rpm 4.18
+// and GnuPG 2.2 (dnf's gpgme) accept.
+package pgp
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ed25519"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/ProtonMail/go-crypto/openpgp/eddsa"
+	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+)
+
+// File names inside a key directory.
+const (
+	SecretFile = "secret.asc"       // armored private key, mode 0600
+	PublicFile = "RPM-GPG-KEY-keel" // armored public key, what clients import
+	RawPubFile = "ed25519.pub"      // hex raw Ed25519 public key
+)
+
+// Key is a private signing key.
+type Key struct {
+	entity *openpgp.Entity
+}
+
+// DefaultDir is $KEEL_KEYS or ~/.local/share/keel/keys: outside any
+// checkout, so private keys are never committed.
+func DefaultDir() string {
+	if d := os.Getenv("KEEL_KEYS"); d != "" {
+		return d
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "keel-keys")
+	}
+	return filepath.Join(home, ".local", "share", "keel", "keys")
+}
+
+func config(t time.Time) *packet.Config {
+	deterministic := false // Ed25519 is deterministic; no salt notation, so output is reproducible
+	return &packet.Config{
+		NonDeterministicSignaturesViaNotation: &deterministic,
+		Algorithm:                             packet.PubKeyAlgoEdDSA,
+		Curve:                                 packet.Curve25519,
+		DefaultHash:                           crypto.SHA256,
+		Time:                                  func() time.Time { return t },
+		V6Keys:                                false,
+		SigLifetimeSecs:                       0,
+	}
+}
+
+// Generate makes a new signing key for "name <email>" created at created.
+func Generate(name, email string, created time.Time) (*Key, error) {
+	e, err := openpgp.NewEntity(name, "", email, config(created))
+	if err != nil {
+		return nil, fmt.Errorf("generating OpenPGP key: %w", err)
+	}
+	// Sign-only: rpm 4.18's key parser need not understand an ECDH subkey.
+	e.Subkeys = nil
+	return &Key{entity: e}, nil
+}
+
+// InitDir generates a key into dir (created 0700) unless one exists there,
+// writing the secret key, the exported public key and the raw Ed25519
+// public key. It returns the key and whether it was newly made.
+func InitDir(dir, name, email string, created time.Time, force bool) (*Key, bool, error) {
+	if !force {
+		if k, err := LoadDir(dir); err == nil {
+			return k, false, nil
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return nil, false, err
+		}
+	}
+	k, err := Generate(name, email, created)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, false, fmt.Errorf("key dir: %w", err)
+	}
+	var sec, pub bytes.Buffer
+	if err := k.WritePrivate(&sec); err != nil {
+		return nil, false, err
+	}
+	if err := k.WritePublic(&pub); err != nil {
+		return nil, false, err
+	}
+	for _, f := range []struct {
+		name string
+		data []byte
+		mode os.FileMode
+	}{
+		{SecretFile, sec.Bytes(), 0o600},
+		{PublicFile, pub.Bytes(), 0o644},
+		{RawPubFile, []byte(hex.EncodeToString(k.Ed25519PublicKey()) + "\n"), 0o644},
+	} {
+		if err := writeFileAtomic(filepath.Join(dir, f.name), f.data, f.mode); err != nil {
+			return nil, false, err
+		}
+	}
+	return k, true, nil
+}
+
+// LoadDir reads the secret key from dir.
+func LoadDir(dir string) (*Key, error) {
+	f, err := os.Open(filepath.Join(dir, SecretFile))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	k, err := ReadPrivate(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Name(), err)
+	}
+	return k, nil
+}
+
+// ReadPrivate reads one armored private key.
+func ReadPrivate(r io.Reader) (*Key, error) {
+	el, err := openpgp.ReadArmoredKeyRing(r)
+	if err != nil {
+		return nil, fmt.Errorf("reading private key: %w", err)
+	}
+	if len(el) != 1 || el[0].PrivateKey == nil {
+		return nil, errors.New("want exactly one private key")
+	}
+	if el[0].PrivateKey.Encrypted {
+		return nil, errors.New("private key is passphrase-protected; keel keys are unencrypted files guarded by mode 0600")
+	}
+	if _, ok := el[0].PrivateKey.PrivateKey.(*eddsa.PrivateKey); !ok {
+		return nil, fmt.Errorf("private key algorithm %v: want EdDSA (Ed25519)", el[0].PrivateKey.PubKeyAlgo)
+	}
+	return &Key{entity: el[0]}, nil
+}
+
+// WritePrivate writes the armored private key.
+func (k *Key) WritePrivate(w io.Writer) error {
+	aw, err := armor.Encode(w, openpgp.PrivateKeyType, nil)
+	if err != nil {
+		return err
+	}
+	if err := k.entity.SerializePrivateWithoutSigning(aw, nil); err != nil {
+		return fmt.Errorf("serializing private key: %w", err)
+	}
+	return aw.Close()
+}
+
+// WritePublic writes the armored public key (RPM-GPG-KEY-keel).
+func (k *Key) WritePublic(w io.Writer) error {
+	aw, err := armor.Encode(w, openpgp.PublicKeyType, nil)
+	if err != nil {
+		return err
+	}
+	if err := k.entity.Serialize(aw); err != nil {
+		return fmt.Errorf("serializing public key: %w", err)
+	}
+	if err := aw.Close(); err != nil {
+		return err
+	}
+	_, err = io.WriteString(w, "\n")
+	return err
+}
+
+// PublicArmored returns the armored public key.
+func (k *Key) PublicArmored() []byte {
+	var b bytes.Buffer
+	_ = k.WritePublic(&b)
+	return b.Bytes()
+}
+
+// Fingerprint is the upper-case hex v4 fingerprint.
+func (k *Key) Fingerprint() string {
+	return strings.ToUpper(hex.EncodeToString(k.entity.PrimaryKey.Fingerprint))
+}
+
+// KeyID is the 16-hex-digit long key ID (rpm shows its last 8 digits).
+func (k *Key) KeyID() string { return fmt.Sprintf("%016x", k.entity.PrimaryKey.KeyId) }
+
+// Sign returns a binary detached OpenPGP signature of message made at t
+// (pass SOURCE_DATE_EPOCH for reproducible output: Ed25519 is deterministic).
+func (k *Key) Sign(message io.Reader, t time.Time) ([]byte, error) {
+	var b bytes.Buffer
+	if err := openpgp.DetachSign(&b, k.entity, message, config(t)); err != nil {
+		return nil, fmt.Errorf("signing: %w", err)
+	}
+	return b.Bytes(), nil
+}
+
+// SignArmored returns an armored detached signature (repomd.xml.asc).
+func (k *Key) SignArmored(message io.Reader, t time.Time) ([]byte, error) {
+	var b bytes.Buffer
+	if err := openpgp.ArmoredDetachSign(&b, k.entity, message, config(t)); err != nil {
+		return nil, fmt.Errorf("signing: %w", err)
+	}
+	b.WriteByte('\n')
+	return b.Bytes(), nil
+}
+
+// Ed25519PublicKey returns the signing key as a raw Ed25519 public key.
+func (k *Key) Ed25519PublicKey() ed25519.PublicKey {
+	return k.ed25519().Public().(ed25519.PublicKey)
+}
+
+// SignRaw makes a plain Ed25519 signature of msg with the same key,
+// verifiable with crypto/ed25519.Verify(Ed25519PublicKey(), msg, sig).
+func (k *Key) SignRaw(msg []byte) []byte { return ed25519.Sign(k.ed25519(), msg) }
+
+func (k *Key) ed25519() ed25519.PrivateKey {
+	sk := k.entity.PrivateKey.PrivateKey.(*eddsa.PrivateKey)
+	return ed25519.NewKeyFromSeed(sk.D)
+}
+
+// ErrUnknownKey means a signature was made by a key not in the keyring.
+var ErrUnknownKey = pgperrors.ErrUnknownIssuer
+
+// Keyring holds trusted public keys.
+type Keyring struct {
+	list openpgp.EntityList
+}
+
+// ReadKeyring reads armored or binary public keys.
+func ReadKeyring(data []byte) (*Keyring, error) {
+	el, err := openpgp.ReadArmoredKeyRing(bytes.NewReader(data))
+	if err != nil {
+		el, err = openpgp.ReadKeyRing(bytes.NewReader(data))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading public keys: %w", err)
+	}
+	return &Keyring{list: el}, nil
+}
+
+// LoadKeyring reads the public key file at path.
+func LoadKeyring(path string) (*Keyring, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	kr, err := ReadKeyring(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return kr, nil
+}
+
+// Keyring returns the key's own public keyring.
+func (k *Key) Keyring() *Keyring { return &Keyring{list: openpgp.EntityList{k.entity}} }
+
+// Verify checks a detached signature (binary or armored) of message and
+// returns the signing key's fingerprint.
+func (kr *Keyring) Verify(message io.Reader, sig []byte) (string, error) {
+	var sr io.Reader = bytes.NewReader(sig)
+	if bytes.HasPrefix(bytes.TrimSpace(sig), []byte("-----BEGIN")) {
+		blk, err := armor.Decode(bytes.NewReader(sig))
+		if err != nil {
+			return "", fmt.Errorf("signature armor: %w", err)
+		}
+		sr = blk.Body
+	}
+	signer, err := openpgp.CheckDetachedSignature(kr.list, message, sr, &packet.Config{})
+	if err != nil {
+		return "", fmt.Errorf("signature check: %w", err) // wraps ErrUnknownKey for other keys
+	}
+	return strings.ToUpper(hex.EncodeToString(signer.PrimaryKey.Fingerprint)), nil
+}
+
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
