@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/renameio/v2"
 	"github.com/keel-linux/keel/pkg/osv"
 )
 
@@ -113,39 +114,14 @@ func (s Store) Write(a *Advisory) error {
 }
 
 // WriteFileAtomic writes through a temp file in the same directory, fsyncs
-// and renames, so readers never see half a file.
+// and renames (renameio), so readers never see half a file.
 func WriteFileAtomic(p string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
+	if err := renameio.WriteFile(p, data, 0o644); err != nil {
 		return fmt.Errorf("writing %s: %w", p, err)
 	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("writing %s: %w", p, err)
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", p, err)
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		return fmt.Errorf("writing %s: %w", p, err)
-	}
-	ok = true
 	return nil
 }
 
