@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/google/renameio/v2"
 )
@@ -108,7 +109,8 @@ type dashboard struct {
 	Stable string
 }
 
-var dashTmpl = template.Must(template.New("dash").Parse(`<!DOCTYPE html>
+var dashTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("dash").Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Keel Linux releases</title>
 <style>body{font:15px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1000px;color:#1b2733}
 table{border-collapse:collapse;width:100%;margin:.5em 0 1.5em}td,th{border-bottom:1px solid #d5dde5;padding:4px 8px;text-align:left}
@@ -123,6 +125,7 @@ th{background:#eef3f7}.ok{color:#17803d}.bad{color:#b3261e}.tag{font-size:12px;b
 <h2>Over releases</h2><div class="charts">{{range .Charts}}{{.}}{{end}}</div>
 </body></html>
 `))
+})
 
 // WriteDashboard renders releases/index.html from index.json and every
 // release's manifest and notes.
@@ -193,7 +196,7 @@ func WriteDashboard(dir string) error {
 		svgChart("Packages", labels, []series{{Name: "binary packages", Color: palette[0], Values: pkgs}}, ""),
 	}
 	var b bytes.Buffer
-	if err := dashTmpl.Execute(&b, d); err != nil {
+	if err := dashTmpl().Execute(&b, d); err != nil {
 		return err
 	}
 	return renameio.WriteFile(filepath.Join(dir, DashboardFile), b.Bytes(), 0o644)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/keel-linux/keel/pkg/kconfig"
 )
@@ -230,7 +231,9 @@ func orUnset(s string) string {
 	return s
 }
 
-var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{"size": humanSize}).Parse(`<!DOCTYPE html>
+// pageTmpl is parsed on first use, not at start-up of every keel command.
+var pageTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("page").Funcs(template.FuncMap{"size": humanSize}).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Keel Linux {{.Version}}</title>
 <style>body{font:15px/1.45 system-ui,sans-serif;margin:2em auto;max-width:960px;color:#1b2733}
 table{border-collapse:collapse;width:100%;margin:.5em 0 1.5em}td,th{border-bottom:1px solid #d5dde5;padding:4px 8px;text-align:left}
@@ -260,12 +263,13 @@ th{background:#eef3f7}.pass{color:#17803d}.fail{color:#b3261e}.skipped,.waived{c
 {{range .Packages}}<tr><td>{{.Name}}</td><td>{{.EVR}}</td><td>{{.Arch}}</td><td>{{.Source}}</td><td>{{size .Size}}</td></tr>{{end}}</table>
 </body></html>
 `))
+})
 
 // HTML renders a release's index.html (self-contained: no external
 // assets): the notes plus the full package and CVE tables of m.
 func (n *Notes) HTML(m *Manifest) ([]byte, error) {
 	var b bytes.Buffer
-	err := pageTmpl.Execute(&b, struct {
+	err := pageTmpl().Execute(&b, struct {
 		*Notes
 		Packages []BinaryPackage
 		CVEs     *CVESummary
