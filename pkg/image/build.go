@@ -1,0 +1,629 @@
+package image
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/keel-linux/keel/pkg/oci"
+	"github.com/keel-linux/keel/pkg/repodata"
+	"github.com/keel-linux/keel/pkg/resolve"
+	"github.com/keel-linux/keel/pkg/rpm"
+	"github.com/keel-linux/keel/pkg/rpmdb"
+)
+
+// Options controls Build.
+type Options struct {
+	Definition *Definition
+	Repos      []string // local repository directories (rpm-md)
+	// Out receives Out/<name>/: the outputs and manifest.json. The
+	// directory is built aside and renamed into place.
+	Out             string
+	SourceDateEpoch int64 // 0: now
+	// RootOnly stops after composing the root (Out/<name>/rootfs), for
+	// benchmarks and the bootable pipeline.
+	RootOnly bool
+	Progress func(msg string)
+}
+
+// Manifest describes a built image: what it contains and what was written.
+// Scanners read "packages" (name, epoch, version, release, arch, source).
+type Manifest struct {
+	Image           string            `json:"image"`
+	Arch            string            `json:"arch"`
+	SourceDateEpoch int64             `json:"source_date_epoch"`
+	Packages        []ManifestPackage `json:"packages"`
+	Files           int               `json:"files"` // entries in the root filesystem
+	Size            int64             `json:"size"`  // bytes of regular files
+	Outputs         []OutputInfo      `json:"outputs"`
+}
+
+// ManifestPackage is one installed package.
+type ManifestPackage struct {
+	Name      string `json:"name"`
+	Epoch     int    `json:"epoch"`
+	Version   string `json:"version"`
+	Release   string `json:"release"`
+	Arch      string `json:"arch"`
+	Source    string `json:"source"`    // source package name
+	SourceRPM string `json:"sourcerpm"` // source RPM file name
+	SHA256    string `json:"sha256"`    // of the .rpm
+	Size      int64  `json:"size"`      // of the .rpm
+}
+
+// OutputInfo is one written artifact.
+type OutputInfo struct {
+	Format string `json:"format"`
+	Path   string `json:"path"`             // relative to the image directory
+	SHA256 string `json:"sha256,omitempty"` // of the file (docker-archive, rootfs-tar)
+	Size   int64  `json:"size"`             // bytes on disk
+	Digest string `json:"digest,omitempty"` // image manifest digest (oci)
+	Ref    string `json:"ref,omitempty"`
+}
+
+// Result reports a build.
+type Result struct {
+	Dir      string // Out/<name>
+	Manifest *Manifest
+	Resolved []*resolve.Package
+}
+
+// Build composes the image and writes its outputs.
+func Build(ctx context.Context, opt Options) (*Result, error) {
+	d := opt.Definition
+	if d == nil {
+		return nil, errors.New("image build: no definition")
+	}
+	if len(opt.Repos) == 0 {
+		return nil, errors.New("image build: no repository (--repo)")
+	}
+	progress := opt.Progress
+	if progress == nil {
+		progress = func(string) {}
+	}
+	sde := opt.SourceDateEpoch
+	if sde == 0 {
+		sde = time.Now().Unix()
+	}
+	pkgs, err := LoadRepos(opt.Repos)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := resolve.NewPool(pkgs, d.Arch)
+	if err != nil {
+		return nil, err
+	}
+	res, err := pool.Resolve(resolve.Request{Install: d.Packages, Exclude: d.Exclude, AssumeProvided: d.AssumeProvided})
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", d.Name, err)
+	}
+	progress(fmt.Sprintf("resolved %d packages", len(res.Packages)))
+
+	if err := os.MkdirAll(opt.Out, 0o755); err != nil {
+		return nil, err
+	}
+	final := filepath.Join(opt.Out, d.Name)
+	stage, err := os.MkdirTemp(opt.Out, ".keel-image-"+d.Name+"-")
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			os.RemoveAll(stage)
+		}
+	}()
+	root := filepath.Join(stage, "rootfs")
+	if err := os.Mkdir(root, 0o755); err != nil {
+		return nil, err
+	}
+	man, err := Install(ctx, d, res.InstallOrder(), root, sde)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", d.Name, err)
+	}
+	man.SourceDateEpoch = sde
+	progress(fmt.Sprintf("installed %d files", man.Files))
+	if !opt.RootOnly {
+		if err := writeOutputs(d, root, stage, man, sde); err != nil {
+			return nil, fmt.Errorf("image %s: %w", d.Name, err)
+		}
+		if err := os.RemoveAll(root); err != nil {
+			return nil, err
+		}
+	}
+	js, err := json.MarshalIndent(man, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(stage, "manifest.json"), append(js, '\n'), 0o644); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(stage, 0o755); err != nil {
+		return nil, err
+	}
+	// Replace the previous image only once the new one is complete.
+	old := ""
+	if _, err := os.Lstat(final); err == nil {
+		old = final + ".old-" + filepath.Base(stage)
+		if err := os.Rename(final, old); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.Rename(stage, final); err != nil {
+		if old != "" {
+			os.Rename(old, final)
+		}
+		return nil, err
+	}
+	ok = true
+	if old != "" {
+		os.RemoveAll(old)
+	}
+	return &Result{Dir: final, Manifest: man, Resolved: res.Packages}, nil
+}
+
+// LoadRepos reads the metadata of local repositories.
+func LoadRepos(dirs []string) ([]*resolve.Package, error) {
+	var all []*resolve.Package
+	for _, dir := range dirs {
+		if strings.Contains(dir, "://") && !strings.HasPrefix(dir, "file://") {
+			return nil, fmt.Errorf("repository %s: only local repositories are supported yet (serve it with keel repo serve and mirror it locally)", dir)
+		}
+		dir = strings.TrimPrefix(dir, "file://")
+		_, mds, err := repodata.ReadRepo(dir)
+		if err != nil {
+			return nil, fmt.Errorf("repository %s: %w", dir, err)
+		}
+		pkgs, err := resolve.FromRepodata(mds, dir)
+		if err != nil {
+			return nil, fmt.Errorf("repository %s: %w", dir, err)
+		}
+		all = append(all, pkgs...)
+	}
+	return all, nil
+}
+
+// sourceName is the source package's name from its file name.
+func sourceName(srpm string) string {
+	s := strings.TrimSuffix(strings.TrimSuffix(srpm, ".rpm"), ".src")
+	s = strings.TrimSuffix(s, ".nosrc")
+	for i := 0; i < 2; i++ {
+		if j := strings.LastIndexByte(s, '-'); j > 0 {
+			s = s[:j]
+		}
+	}
+	return s
+}
+
+// openChecked opens a package and checks it against its metadata: file
+// checksum, then the header and payload digests.
+func openChecked(p *resolve.Package) (*rpm.Package, error) {
+	if !repodata.ValidHref(p.Href) {
+		return nil, fmt.Errorf("%s: location %q leaves the repository", p.NEVRA(), p.Href)
+	}
+	path := filepath.Join(p.Repo, filepath.FromSlash(p.Href))
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.New()
+	_, err = io.Copy(h, f)
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	if sum := hex.EncodeToString(h.Sum(nil)); sum != p.Checksum {
+		return nil, fmt.Errorf("%s: sha256 %s, repository metadata says %s", path, sum, p.Checksum)
+	}
+	pk, err := rpm.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pk.VerifyDigests(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if pk.Header.Name() != p.Name || rpm.Compare(pk.Header.EVR(), p.EVR) != 0 {
+		return nil, fmt.Errorf("%s: is %s, repository metadata says %s", path, pk.NEVRA(), p.NEVRA())
+	}
+	return pk, nil
+}
+
+type owner struct {
+	pkg  string
+	file rpm.File
+}
+
+// checkFileConflicts refuses two packages shipping one path differently.
+func checkFileConflicts(pkgs []*rpm.Package) error {
+	owners := map[string]owner{}
+	for _, p := range pkgs {
+		files, err := p.Header.Files()
+		if err != nil {
+			return fmt.Errorf("%s: %w", p.NEVRA(), err)
+		}
+		for _, f := range files {
+			if f.IsGhost() {
+				continue
+			}
+			o, ok := owners[f.Path]
+			if !ok {
+				owners[f.Path] = owner{p.NEVRA(), f}
+				continue
+			}
+			g := o.file
+			if f.IsDir() && g.IsDir() {
+				continue
+			}
+			if f.Mode != g.Mode || f.Digest != g.Digest || f.LinkTo != g.LinkTo {
+				return fmt.Errorf("file %s conflicts between %s and %s (different content or type)", f.Path, o.pkg, p.NEVRA())
+			}
+		}
+	}
+	return nil
+}
+
+// Install puts pkgs into root: checks, extraction, scriptlets, users and
+// files from the definition, the rpm database and package manifests.
+func Install(ctx context.Context, d *Definition, pkgs []*resolve.Package, root string, sde int64) (*Manifest, error) {
+	start := time.Now()
+	// Checksums and digests are CPU-bound: check packages in parallel.
+	opened := make([]*rpm.Package, len(pkgs))
+	errs := make([]error, len(pkgs))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i, p := range pkgs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			opened[i], errs[i] = openChecked(p)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if err := checkFileConflicts(opened); err != nil {
+		return nil, err
+	}
+	plan, err := planScriptlets(d, opened)
+	if err != nil {
+		return nil, err
+	}
+	// The database needs only the headers: write it while extracting.
+	dbDone := make(chan error, 1)
+	dbStage := root + ".rpmdb"
+	defer os.RemoveAll(dbStage)
+	go func() { dbDone <- writeRPMDB(d, dbStage, opened, sde) }()
+	policy := rpm.ExtractPolicy{AllowSetuid: d.Setuid, AllowAbsoluteSymlinks: true, Chown: os.Getuid() == 0}
+	for _, pk := range opened {
+		if err := rpm.ExtractPackage(ctx, pk, root, policy); err != nil {
+			<-dbDone
+			return nil, err
+		}
+	}
+	if err := <-dbDone; err != nil {
+		return nil, err
+	}
+	if d.WantRPMDB() {
+		if err := safeParent(root, "/"+rpmdb.Path); err != nil {
+			return nil, err
+		}
+		dst := filepath.Join(root, rpmdb.Path)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.Rename(filepath.Join(dbStage, rpmdb.Path), dst); err != nil {
+			return nil, err
+		}
+	}
+	if err := plan.run(ctx, root); err != nil {
+		return nil, err
+	}
+	if err := applyAccounts(d, root); err != nil {
+		return nil, err
+	}
+	for _, f := range d.Files {
+		if err := writeFileIn(root, f); err != nil {
+			return nil, err
+		}
+	}
+	man := &Manifest{Image: d.Name, Arch: d.Arch}
+	for i, p := range pkgs {
+		pk := opened[i]
+		man.Packages = append(man.Packages, ManifestPackage{Name: p.Name, Epoch: p.EVR.Epoch, Version: p.EVR.Version,
+			Release: p.EVR.Release, Arch: p.Arch, Source: sourceName(pk.Header.SourceRPM()), SourceRPM: pk.Header.SourceRPM(),
+			SHA256: p.Checksum, Size: p.Size})
+	}
+	sort.Slice(man.Packages, func(i, j int) bool {
+		a, b := man.Packages[i], man.Packages[j]
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		return a.Arch < b.Arch
+	})
+	for _, m := range d.Manifests {
+		if m == "container-manifest-2" {
+			if err := writeContainerManifest(root, opened, sde); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, r := range d.Remove {
+		if err := os.RemoveAll(filepath.Join(root, r)); err != nil {
+			return nil, err
+		}
+	}
+	if err := clampTimes(root, sde, start); err != nil {
+		return nil, err
+	}
+	n, size, err := countRoot(root)
+	if err != nil {
+		return nil, err
+	}
+	man.Files, man.Size = n, size
+	return man, nil
+}
+
+// writeRPMDB writes the rpm database (in install order) under a staging
+// directory beside the root; Install moves it in after extraction, so the
+// two never race on directories.
+func writeRPMDB(d *Definition, root string, pkgs []*rpm.Package, sde int64) error {
+	if !d.WantRPMDB() {
+		return nil
+	}
+	var blobs [][]byte
+	for _, pk := range pkgs {
+		b, err := rpmdb.InstalledHeader(pk, sde)
+		if err != nil {
+			return err
+		}
+		blobs = append(blobs, b)
+	}
+	return rpmdb.Write(root, blobs)
+}
+
+// writeContainerManifest writes rpm's container-manifest-2 (what
+// `rpm -qa --qf` writes for UBI micro images and syft reads): one line per
+// package, tab-separated name, version-release, install time, build time,
+// vendor, epoch, size, arch, epoch number, source RPM.
+func writeContainerManifest(root string, pkgs []*rpm.Package, sde int64) error {
+	var b strings.Builder
+	sorted := append([]*rpm.Package(nil), pkgs...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].NEVRA() < sorted[j].NEVRA() })
+	for _, p := range sorted {
+		h := p.Header
+		ep, has := h.Epoch()
+		es := "(none)"
+		if has {
+			es = fmt.Sprint(ep)
+		}
+		vendor := h.Vendor()
+		if vendor == "" {
+			vendor = "(none)"
+		}
+		fmt.Fprintf(&b, "%s\t%s-%s\t%d\t%d\t%s\t%s\t%d\t%s\t%d\t%s\n", h.Name(), h.Version(), h.Release(), sde,
+			h.BuildTime().Unix(), vendor, es, h.Size(), h.Arch(), ep, h.SourceRPM())
+	}
+	dir := filepath.Join(root, "var/lib/rpmmanifest")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "container-manifest-2"), []byte(b.String()), 0o644)
+}
+
+func writeFileIn(root string, f File) error {
+	mode := os.FileMode(0o644)
+	if f.Mode != "" {
+		mode, _ = parseMode(f.Mode)
+	}
+	p := filepath.Join(root, f.Path)
+	if err := safeParent(root, f.Path); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	os.Remove(p)
+	if err := os.WriteFile(p, []byte(f.Content), mode); err != nil {
+		return err
+	}
+	return os.Chmod(p, mode)
+}
+
+// safeParent refuses a definition path whose parents are symlinks in the
+// image (which could point outside the root when written from the host).
+func safeParent(root, rel string) error {
+	cur := root
+	parts := strings.Split(strings.Trim(filepath.Dir(rel), "/"), "/")
+	for _, part := range parts {
+		if part == "" {
+			continue
+		}
+		cur = filepath.Join(cur, part)
+		fi, err := os.Lstat(cur)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("files: %s: parent %s is a symlink in the image; use the real path", rel, strings.TrimPrefix(cur, root))
+		}
+	}
+	return nil
+}
+
+// clampTimes sets the mtime of everything this build touched (created
+// directories, the rpm database, accounts, files) to SOURCE_DATE_EPOCH;
+// package files keep the mtimes their headers record.
+func clampTimes(root string, sde int64, since time.Time) error {
+	t := time.Unix(sde, 0)
+	cut := since.Add(-2 * time.Second)
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		// Directory mtimes depend on extraction order (and rpm -V does not
+		// check them): always SOURCE_DATE_EPOCH.
+		if !fi.ModTime().After(cut) && !d.IsDir() {
+			return nil
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			tv := []unix.Timeval{unix.NsecToTimeval(t.UnixNano()), unix.NsecToTimeval(t.UnixNano())}
+			return unix.Lutimes(p, tv)
+		}
+		return os.Chtimes(p, t, t)
+	})
+}
+
+func countRoot(root string) (int, int64, error) {
+	n, size := 0, int64(0)
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p == root {
+			return nil
+		}
+		n++
+		if d.Type().IsRegular() {
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			size += fi.Size()
+		}
+		return nil
+	})
+	return n, size, err
+}
+
+func writeOutputs(d *Definition, root, stage string, man *Manifest, sde int64) error {
+	cfg := oci.Config{Arch: d.Arch, Created: time.Unix(sde, 0).UTC()}
+	if c := d.Container; c != nil {
+		cfg.Entrypoint, cfg.Cmd, cfg.Env, cfg.WorkingDir, cfg.User, cfg.Labels = c.Entrypoint, c.Cmd, c.Env, c.WorkingDir, c.User, c.Labels
+	}
+	if len(cfg.Env) == 0 {
+		cfg.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin"}
+	}
+	for _, o := range d.Outputs {
+		tag := o.Tag
+		if tag == "" {
+			tag = "latest"
+		}
+		ref := d.Name + ":" + tag
+		switch o.Format {
+		case "oci":
+			img, _, err := oci.Image(root, cfg, false)
+			if err != nil {
+				return err
+			}
+			dir := filepath.Join(stage, "oci")
+			if err := oci.WriteLayout(dir, img, tag); err != nil {
+				return err
+			}
+			dg, err := img.Digest()
+			if err != nil {
+				return err
+			}
+			sz, err := dirSize(dir)
+			if err != nil {
+				return err
+			}
+			man.Outputs = append(man.Outputs, OutputInfo{Format: "oci", Path: "oci", Size: sz, Digest: dg.String(), Ref: tag})
+		case "docker-archive":
+			img, _, err := oci.Image(root, cfg, true)
+			if err != nil {
+				return err
+			}
+			p := filepath.Join(stage, d.Name+".docker.tar")
+			if err := oci.WriteDockerArchive(p, img, ref); err != nil {
+				return err
+			}
+			dg, err := img.Digest()
+			if err != nil {
+				return err
+			}
+			info, err := fileInfo(p)
+			if err != nil {
+				return err
+			}
+			info.Format, info.Path, info.Digest, info.Ref = "docker-archive", filepath.Base(p), dg.String(), ref
+			man.Outputs = append(man.Outputs, info)
+		case "rootfs-tar":
+			p := filepath.Join(stage, d.Name+".rootfs.tar")
+			f, err := os.Create(p)
+			if err != nil {
+				return err
+			}
+			if _, err := oci.LayerTar(root, time.Unix(sde, 0), f); err != nil {
+				f.Close()
+				return err
+			}
+			if err := f.Close(); err != nil {
+				return err
+			}
+			info, err := fileInfo(p)
+			if err != nil {
+				return err
+			}
+			info.Format, info.Path = "rootfs-tar", filepath.Base(p)
+			man.Outputs = append(man.Outputs, info)
+		default:
+			return fmt.Errorf("output %s: built by the bootable pipeline, not keel image build yet", o.Format)
+		}
+	}
+	return nil
+}
+
+func fileInfo(p string) (OutputInfo, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return OutputInfo{}, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return OutputInfo{}, err
+	}
+	return OutputInfo{SHA256: hex.EncodeToString(h.Sum(nil)), Size: n}, nil
+}
+
+func dirSize(dir string) (int64, error) {
+	var n int64
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			n += fi.Size()
+		}
+		return nil
+	})
+	return n, err
+}
