@@ -37,7 +37,11 @@ type Options struct {
 	// RootOnly stops after composing the root (Out/<name>/rootfs), for
 	// benchmarks and the bootable pipeline.
 	RootOnly bool
-	Progress func(msg string)
+	// InspectRoot, when set, sees the composed root before the outputs are
+	// written (baseline checks, image SBOMs); an error fails the build. dir
+	// is the image's staging directory, where it may add files.
+	InspectRoot func(root, dir string, m *Manifest) error
+	Progress    func(msg string)
 }
 
 // Manifest describes a built image: what it contains and what was written.
@@ -137,6 +141,11 @@ func Build(ctx context.Context, opt Options) (*Result, error) {
 	}
 	man.SourceDateEpoch = sde
 	progress(fmt.Sprintf("installed %d files", man.Files))
+	if opt.InspectRoot != nil {
+		if err := opt.InspectRoot(root, stage, man); err != nil {
+			return nil, fmt.Errorf("image %s: %w", d.Name, err)
+		}
+	}
 	if !opt.RootOnly {
 		if err := writeOutputs(d, root, stage, man, sde); err != nil {
 			return nil, fmt.Errorf("image %s: %w", d.Name, err)

@@ -197,7 +197,15 @@ func Cut(ctx context.Context, opt Options) (*Result, error) {
 	}
 	stage("repo", fmt.Sprintf("%d binary packages signed and published", len(m.Packages)), t0)
 
-	// 3. Security: scan against the advisories, exports, SBOMs.
+	// 3. Images from the release's own signed repository.
+	t0 = time.Now()
+	baselines, err := imagesStage(ctx, tmp, m, d, opt.Date.UTC())
+	if err != nil {
+		return nil, err
+	}
+	stage("images", fmt.Sprintf("%d images", len(m.Images)), t0)
+
+	// 4. Security: scan against the advisories, exports, SBOMs.
 	t0 = time.Now()
 	if err := os.MkdirAll(filepath.Join(tmp, ReportsDir), 0o755); err != nil {
 		return nil, err
@@ -207,12 +215,12 @@ func Cut(ctx context.Context, opt Options) (*Result, error) {
 	}
 	stage("scan", fmt.Sprintf("%d CVE findings: %d open, %d fixed, %d past SLA", len(m.CVEs.Findings), m.CVEs.Open, m.CVEs.Fixed, m.CVEs.Breached), t0)
 
-	// 4. Kernels and gates.
+	// 5. Kernels and gates.
 	t0 = time.Now()
 	if err := m.readKernels(ctx, tmp, d, rcfg); err != nil {
 		return nil, err
 	}
-	m.Gates = runGates(bres, m, rcfg)
+	m.Gates = runGates(bres, m, rcfg, baselines)
 	if err := os.MkdirAll(filepath.Join(tmp, ReportsDir), 0o755); err != nil {
 		return nil, err
 	}
@@ -232,7 +240,7 @@ func Cut(ctx context.Context, opt Options) (*Result, error) {
 		return nil, &GateError{Report: rep}
 	}
 
-	// 5. Notes from data, rendered.
+	// 6. Notes from data, rendered.
 	prevDir := ""
 	if prev != nil {
 		prevDir = filepath.Join(opt.Dir, prev.Version)
@@ -242,7 +250,7 @@ func Cut(ctx context.Context, opt Options) (*Result, error) {
 		return nil, err
 	}
 
-	// 6. Provenance for every package, then the manifest of every file, signed.
+	// 7. Provenance for every package, then the manifest of every file, signed.
 	t0 = time.Now()
 	if err := writeProvenance(tmp, m, bres, d, opt); err != nil {
 		return nil, err
@@ -259,7 +267,7 @@ func Cut(ctx context.Context, opt Options) (*Result, error) {
 	}
 	stage("sign", fmt.Sprintf("%d artifacts", len(m.Artifacts)), t0)
 
-	// 7. Commit: rename into place, then the index.
+	// 8. Commit: rename into place, then the index.
 	if err := syncTree(tmp); err != nil {
 		return nil, err
 	}
@@ -398,6 +406,8 @@ func kindOf(rel string) string {
 		return "advisories"
 	case strings.HasPrefix(rel, SBOMDir+"/"):
 		return "sbom"
+	case strings.HasPrefix(rel, ImagesDir+"/"):
+		return "image"
 	case rel == NotesJSON || rel == NotesMD || rel == IndexHTML:
 		return "notes"
 	case strings.HasPrefix(rel, RepoDir+"/"):

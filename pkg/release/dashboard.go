@@ -46,6 +46,12 @@ func svgChart(title string, labels []string, ss []series, unit string) template.
 		b.WriteString(`<p class="nodata">No data in these releases yet.</p></figure>`)
 		return template.HTML(b.String())
 	}
+	if unit == "bytes" { // one scale for the whole axis
+		unit = "bytes-KiB"
+		if maxV >= 4<<20 {
+			unit = "bytes-MiB"
+		}
+	}
 	if unit == "" { // counts: integer ticks
 		maxV = math.Max(4, math.Ceil(maxV/4)*4)
 	} else if maxV == 0 {
@@ -85,8 +91,10 @@ func svgChart(title string, labels []string, ss []series, unit string) template.
 
 func fmtValue(v float64, unit string) string {
 	switch unit {
-	case "bytes":
+	case "bytes-MiB":
 		return fmt.Sprintf("%.1f MiB", v/(1<<20))
+	case "bytes-KiB":
+		return fmt.Sprintf("%.0f KiB", v/(1<<10))
 	default:
 		return fmt.Sprintf("%.0f", v)
 	}

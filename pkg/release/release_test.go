@@ -36,6 +36,17 @@ options:
   - {option: CONFIG_DM_VERITY, values: [y, m], why: "guard host"}
 `
 
+const tinyImage = `name: tiny
+kind: container
+packages: [alpha]
+rpmdb: true
+container:
+  cmd: ["/usr/share/alpha/d"]
+outputs:
+  - format: oci
+    tag: latest
+`
+
 // alphaAdvisory: alpha before 1.1 is affected by a (made-up, test-only) CVE.
 const alphaAdvisory = `{
   "schema_version": "1.6.0",
@@ -88,6 +99,8 @@ func tree(t *testing.T, dir string, specs map[string]string) {
 	t.Helper()
 	os.RemoveAll(filepath.Join(dir, "SPECS"))
 	os.WriteFile(filepath.Join(dir, "keel.yaml"), []byte(treeConfig), 0o644)
+	os.MkdirAll(filepath.Join(dir, "images"), 0o755)
+	os.WriteFile(filepath.Join(dir, "images", "tiny.yaml"), []byte(tinyImage), 0o644)
 	os.MkdirAll(filepath.Join(dir, "advisories", "keel", "alpha"), 0o755)
 	os.WriteFile(filepath.Join(dir, "advisories", "keel", "alpha", "KEEL-CVE-2099-0001-alpha.json"), []byte(alphaAdvisory), 0o644)
 	os.WriteFile(filepath.Join(dir, "kernel-policy.yaml"), []byte(kernelPolicy), 0o644)
@@ -129,7 +142,7 @@ func TestReleaseLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r1.Manifest.Version != "1.0.20260901" || len(r1.Manifest.Packages) != 3 || len(r1.Manifest.Kernels) != 1 {
+	if r1.Manifest.Version != "1.0.20260901" || len(r1.Manifest.Packages) != 3 || len(r1.Manifest.Kernels) != 1 || len(r1.Manifest.Images) != 1 {
 		t.Fatalf("first release: %+v", r1.Manifest)
 	}
 	// Re-running on unchanged inputs is a no-op.
@@ -289,7 +302,7 @@ func checkDashboard(t *testing.T, rel, latest string) {
 	if n := strings.Count(dom, `class="release"`); n != 3 {
 		t.Errorf("dashboard shows %d releases, want 3", n)
 	}
-	for _, want := range []string{"1.0.20261101", `<span class="tag">stable</span>`, `data-chart="Packages"`, "<circle", "No data in these releases yet."} {
+	for _, want := range []string{"1.0.20261101", `<span class="tag">stable</span>`, `data-chart="Packages"`, `data-chart="Image sizes"`, "tiny</text>", "<circle"} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("dashboard lacks %q", want)
 		}
