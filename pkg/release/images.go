@@ -88,7 +88,7 @@ func baselineGate(reports imageBaselines, m *Manifest) GateResult {
 			g.Failures = append(g.Failures, fmt.Sprintf("%s:%s: %s (%s)", im.Name, f.Path, f.Detail, f.Check))
 		}
 	}
-	g.Summary = fmt.Sprintf("%d images checked (world-writable files, setuid inventory: %d setuid/setgid files%s)", len(m.Images), setuid, sysctlNote)
+	g.Summary = fmt.Sprintf("%d image(s) checked: world-writable files, setuid inventory (%d setuid/setgid files)%s", len(m.Images), setuid, sysctlNote)
 	return g
 }
 

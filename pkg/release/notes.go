@@ -259,6 +259,8 @@ th{background:#eef3f7}.pass{color:#17803d}.fail{color:#b3261e}.skipped,.waived{c
 <table id="cves"><tr><th>CVE</th><th>package</th><th>severity</th><th>status</th><th>SLA</th><th>fixed in</th></tr>
 {{range .CVEs.Findings}}<tr><td>{{.ID}}</td><td>{{.Package}}</td><td>{{.Severity}}</td><td>{{.Status}}</td><td>{{.SLA}}</td><td>{{.FixedIn}}</td></tr>{{end}}</table>
 {{else}}<p class="skipped">No CVE data: advisory matching is not part of this release's pipeline yet.</p>{{end}}
+{{if .Images}}<h2>Images</h2><table id="images"><tr><th>image</th><th>kind</th><th>root size</th><th>manifest</th></tr>
+{{range .Images}}<tr><td>{{.Name}}</td><td>{{.Format}}</td><td>{{size .Size}}</td><td><a href="{{.File}}">{{.File}}</a></td></tr>{{end}}</table>{{end}}
 <h2>Packages</h2><table id="packages"><tr><th>package</th><th>version</th><th>arch</th><th>source</th><th>size</th></tr>
 {{range .Packages}}<tr><td>{{.Name}}</td><td>{{.EVR}}</td><td>{{.Arch}}</td><td>{{.Source}}</td><td>{{size .Size}}</td></tr>{{end}}</table>
 </body></html>
@@ -273,7 +275,8 @@ func (n *Notes) HTML(m *Manifest) ([]byte, error) {
 		*Notes
 		Packages []BinaryPackage
 		CVEs     *CVESummary
-	}{n, m.Packages, m.CVEs})
+		Images   []ImageSummary
+	}{n, m.Packages, m.CVEs, m.Images})
 	return b.Bytes(), err
 }
 
