@@ -1,0 +1,146 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/keel-linux/keel/pkg/distro"
+	"github.com/keel-linux/keel/pkg/spec"
+	"github.com/spf13/cobra"
+)
+
+// specFlags are shared by `keel specs` and `keel graph`.
+type specFlags struct {
+	defines []string
+	load    []string
+	luaPath []string
+	noShell bool
+	arch    string
+}
+
+func (f *specFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringArrayVarP(&f.defines, "define", "D", nil, "define a macro, as rpm: --define 'NAME VALUE' (repeatable)")
+	fl.StringArrayVar(&f.load, "load", nil, "load a macro file after rpm's defaults (repeatable)")
+	fl.StringArrayVar(&f.luaPath, "lua-path", nil, "directory for Lua require() (default /usr/lib/rpm/lua)")
+	fl.BoolVar(&f.noShell, "no-shell", false, "do not run %(...) shell expansions (they expand to nothing)")
+	fl.StringVar(&f.arch, "arch", "x86_64", "target CPU for %ifarch and _target_cpu")
+}
+
+func distroDir() string {
+	if globals.distro != "" {
+		return globals.distro
+	}
+	return "distro"
+}
+
+// readSpecs parses the given specs, or <distro>/SPECS/*/*.spec, with the
+// distro's macro file (SPECS/keel-rpm-macros/macros.keel) loaded when no
+// PATH is given.
+func (f *specFlags) readSpecs(paths []string) ([]*spec.Spec, []error, error) {
+	opts := spec.Options{Defines: f.defines, Load: f.load, LuaPath: f.luaPath, Arch: f.arch, Shell: spec.ShellRun}
+	if f.noShell {
+		opts.Shell = spec.ShellOff
+	}
+	if len(paths) == 0 {
+		d := distroDir()
+		// keel.yaml's dist tag, identity and macros map come first so that
+		// --define can still override them.
+		if dist, err := distro.Load(d); err == nil {
+			var defs []string
+			for _, m := range dist.RPMMacros() {
+				defs = append(defs, m.Name+" "+m.Value)
+			}
+			opts.Defines = append(defs, opts.Defines...)
+		}
+		found, err := spec.FindSpecs(d)
+		if err != nil {
+			return nil, nil, fmt.Errorf("listing specs in %s: %w", d, err)
+		}
+		if len(found) == 0 {
+			return nil, nil, fmt.Errorf("no specs under %s", filepath.Join(d, "SPECS"))
+		}
+		paths = found
+		mf := filepath.Join(d, "SPECS", "keel-rpm-macros", "macros.keel")
+		if _, err := os.Stat(mf); err == nil {
+			opts.Load = append([]string{mf}, opts.Load...)
+		}
+	}
+	r, err := spec.NewReader(opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Twice the CPUs: a worker waiting on a %(...) child leaves its CPU idle.
+	all, allErrs := r.ParseFiles(paths, 2*runtime.GOMAXPROCS(0))
+	var specs []*spec.Spec
+	var errs []error
+	for i, s := range all {
+		if allErrs[i] != nil {
+			errs = append(errs, allErrs[i])
+			continue
+		}
+		specs = append(specs, s)
+	}
+	return specs, errs, nil
+}
+
+func init() {
+	var f specFlags
+	cmd := &cobra.Command{
+		Use:   "specs [PATH...]",
+		Short: "Read RPM spec files natively (names, EVRs, packages, dependencies) as rpmspec -q would",
+		Long: `Read RPM spec files with keel's own rpm-compatible reader and print what they
+define: source package, EVR, binary packages with their Requires/Provides/
+Conflicts/Obsoletes/Recommends, BuildRequires, sources, patches and changelog.
+Without PATH, reads <distro>/SPECS/*/*.spec and the distro's macros.keel.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			specs, errs, err := f.readSpecs(args)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if globals.json {
+				enc := json.NewEncoder(out)
+				for _, s := range specs {
+					if err := enc.Encode(s); err != nil {
+						return err
+					}
+				}
+			} else {
+				for _, s := range specs {
+					fmt.Fprintf(out, "%s %s (%s)\n", s.Name, s.EVR(), s.Path)
+					for _, p := range s.Packages {
+						fmt.Fprintf(out, "  %s.%s\n", p.Name, p.Arch)
+					}
+					if len(s.BuildRequires) > 0 {
+						fmt.Fprintf(out, "  BuildRequires: %s\n", joinDeps(s.BuildRequires))
+					}
+					for _, w := range s.Warnings {
+						fmt.Fprintln(cmd.ErrOrStderr(), "keel specs: warning:", w)
+					}
+				}
+			}
+			for _, e := range errs {
+				fmt.Fprintln(cmd.ErrOrStderr(), "keel specs:", e)
+			}
+			if len(errs) > 0 {
+				return fmt.Errorf("%d of %d specs failed to parse", len(errs), len(errs)+len(specs))
+			}
+			return nil
+		},
+	}
+	f.register(cmd)
+	rootCmd.AddCommand(cmd)
+}
+
+func joinDeps(ds []spec.Dep) string {
+	s := make([]string, len(ds))
+	for i, d := range ds {
+		s[i] = d.String()
+	}
+	return strings.Join(s, ", ")
+}
