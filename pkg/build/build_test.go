@@ -79,7 +79,7 @@ func writeTree(t *testing.T, specs map[string]string) *distro.Distro {
 }
 
 func requireBuildTools(t *testing.T) {
-	testenv.RequireTool(t, "rpmbuild", "rpmspec", "bwrap", "rpm2cpio", "cpio")
+	testenv.RequireTool(t, "rpmbuild", "bwrap", "rpm2cpio", "cpio")
 }
 
 // A failing package fails alone: independent packages still build, its
@@ -182,7 +182,7 @@ func TestBadInput(t *testing.T) {
 		{
 			name:  "unknown macro rpm refuses",
 			specs: map[string]string{"alpha": tinySpec("alpha", "BuildRequires: %{alpha_helper}", "true")},
-			want:  []string{"alpha.spec", "line 7", "BuildRequires: %{alpha_helper}"},
+			want:  []string{"alpha.spec:7:", "dependency tokens must begin with", "%{alpha_helper}"},
 		},
 		{
 			name:  "unknown macro rpm keeps",

@@ -15,7 +15,7 @@ import (
 
 // keyVersion changes whenever the way keel builds changes in a way that
 // must invalidate every cached package.
-const keyVersion = "keel-build/4"
+const keyVersion = "keel-build/5"
 
 // toolchainID names the host tools a build runs with; a new compiler,
 // rpm or Go rebuilds everything.
@@ -46,7 +46,7 @@ func (b *Builder) key(s *Spec, depRPMs []string) (string, error) {
 		fmt.Fprintf(h, "define %s %s\n", m.Name, m.Value)
 	}
 	cfg := b.opt.Distro.Config
-	fmt.Fprintf(h, "sde %v %d\nsandbox %s\n", cfg.SDE.FromChangelog, cfg.SDE.Fixed, cfg.Build.Sandbox)
+	fmt.Fprintf(h, "sde %v %d %d\nsandbox %s\n", cfg.SDE.FromChangelog, cfg.SDE.Fixed, s.ChangelogTime, cfg.Build.Sandbox)
 	fmt.Fprintf(h, "hardening %v\n", cfg.Hardening.Require)
 	for _, e := range cfg.Hardening.Exemptions {
 		fmt.Fprintf(h, "exempt %s %s %v\n", e.Package, e.Path, e.Checks)

@@ -1,19 +1,17 @@
 package build
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/keel-linux/keel/pkg/distro"
+	"github.com/keel-linux/keel/pkg/graph"
 	"github.com/keel-linux/keel/pkg/source"
+	"github.com/keel-linux/keel/pkg/spec"
 )
 
 // Spec is what the planner needs to know about one source package.
@@ -44,76 +42,29 @@ func (s *Spec) EVR() string {
 // Dir is the spec's directory (its local sources).
 func (s *Spec) Dir() string { return filepath.Dir(s.Path) }
 
-// querySpec reads one spec with rpmspec. A native reader replaces this
-// (pkg/spec); the query is kept to two rpmspec runs per spec.
-func querySpec(ctx context.Context, d *distro.Distro, path string) (*Spec, error) {
-	home, err := os.MkdirTemp("", "keel-rpmspec-")
-	if err != nil {
-		return nil, err
+// fromSpec turns a parsed spec into what the planner needs.
+func fromSpec(ps *spec.Spec) (*Spec, error) {
+	s := &Spec{Path: ps.Path, Name: ps.Name, Epoch: ps.Epoch, Version: ps.Version, Release: ps.Release}
+	if s.Epoch == "0" {
+		s.Epoch = ""
 	}
-	defer os.RemoveAll(home)
-	args := func(extra ...string) []string {
-		a := []string{"-q"}
-		for _, m := range d.RPMMacros() {
-			a = append(a, "--define", m.Name+" "+m.Value)
-		}
-		return append(append(a, extra...), path)
+	if len(ps.Changelog) > 0 {
+		s.ChangelogTime = ps.Changelog[0].Time.Unix()
 	}
-	run := func(a []string) ([]byte, error) {
-		cmd := exec.CommandContext(ctx, "rpmspec", a...)
-		cmd.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "LC_ALL=C"}
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			msg := strings.TrimSpace(stderr.String())
-			if msg == "" {
-				msg = err.Error()
-			}
-			return nil, fmt.Errorf("%s: %s", path, msg)
-		}
-		return out, nil
+	for _, br := range ps.BuildRequires {
+		s.BuildRequires = append(s.BuildRequires, br.Name)
 	}
-	src, err := run(args("--srpm", "--qf", "S %{name}|%{epoch}|%{version}|%{release}|%{changelogtime}\n[B %{requirename}\n]"))
-	if err != nil {
-		return nil, err
-	}
-	bin, err := run(args("--qf", "N %{name}\n[P %{providename}\n]"))
-	if err != nil {
-		return nil, err
-	}
-	s := &Spec{Path: path}
-	sc := bufio.NewScanner(bytes.NewReader(append(src, bin...)))
 	seen := map[string]bool{}
-	for sc.Scan() {
-		line := sc.Text()
-		kind, rest, _ := strings.Cut(line, " ")
-		switch kind {
-		case "S":
-			f := strings.Split(rest, "|")
-			if len(f) != 5 {
-				return nil, fmt.Errorf("%s: unexpected rpmspec output %q", path, line)
-			}
-			s.Name, s.Epoch, s.Version, s.Release = f[0], f[1], f[2], f[3]
-			if s.Epoch == "(none)" {
-				s.Epoch = ""
-			}
-			if f[4] != "(none)" {
-				s.ChangelogTime, _ = strconv.ParseInt(f[4], 10, 64)
-			}
-		case "B":
-			if !strings.HasPrefix(rest, "rpmlib(") {
-				s.BuildRequires = append(s.BuildRequires, rest)
-			}
-		case "N":
-			s.Binaries = append(s.Binaries, rest)
-		case "P":
-			if !seen[rest] {
-				seen[rest] = true
-				s.Provides = append(s.Provides, rest)
+	for _, p := range ps.Packages {
+		s.Binaries = append(s.Binaries, p.Name)
+		for _, pr := range p.Provides {
+			if !seen[pr.Name] {
+				seen[pr.Name] = true
+				s.Provides = append(s.Provides, pr.Name)
 			}
 		}
 	}
+	path := ps.Path
 	// rpm leaves an unknown macro in place; a '%' surviving expansion in a
 	// name, version or dependency is almost always a typo or a missing define.
 	fields := map[string][]string{"Name": {s.Name}, "Version": {s.Version}, "Release": {s.Release},
@@ -143,146 +94,61 @@ type Plan struct {
 	Layers [][]string       `json:"layers"` // each layer builds after the previous one; within a layer, in parallel
 }
 
-// NewPlan reads every spec of the tree and orders them by BuildRequires.
+// NewPlan reads every spec of the tree with the native reader (pkg/spec)
+// and orders them with the build graph (pkg/graph).
 func NewPlan(ctx context.Context, d *distro.Distro) (*Plan, error) {
 	paths, err := d.SpecPaths()
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{Specs: map[string]*Spec{}}
-	type res struct {
-		s   *Spec
-		err error
+	var defines []string
+	for _, m := range d.RPMMacros() {
+		defines = append(defines, m.Name+" "+m.Value)
 	}
-	results := make([]res, len(paths))
-	sem := make(chan struct{}, 4)
-	done := make(chan struct{})
-	for i, path := range paths {
-		go func(i int, path string) {
-			sem <- struct{}{}
-			s, err := querySpec(ctx, d, path)
-			<-sem
-			results[i] = res{s, err}
-			done <- struct{}{}
-		}(i, path)
+	r, err := spec.NewReader(spec.Options{Defines: defines, Arch: d.Config.Arch})
+	if err != nil {
+		return nil, err
 	}
-	for range paths {
-		<-done
-	}
+	parsed, perrs := r.ParseFiles(paths, 0)
 	var errs []string
-	providers := map[string][]string{}
-	for _, r := range results {
-		if r.err != nil {
-			errs = append(errs, r.err.Error())
+	p := &Plan{Specs: map[string]*Spec{}}
+	var good []*spec.Spec
+	for i, ps := range parsed {
+		if perrs[i] != nil {
+			errs = append(errs, perrs[i].Error())
 			continue
 		}
-		p.Specs[r.s.Name] = r.s
-		for _, pr := range r.s.Provides {
-			providers[pr] = append(providers[pr], r.s.Name)
+		s, err := fromSpec(ps)
+		if err != nil {
+			errs = append(errs, err.Error())
+			continue
 		}
+		p.Specs[s.Name] = s
+		good = append(good, ps)
 	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("reading specs:\n  %s", strings.Join(errs, "\n  "))
 	}
-	for _, s := range p.Specs {
-		set := map[string]bool{}
-		for _, br := range s.BuildRequires {
-			switch provs := providers[br]; {
-			case len(provs) > 1:
-				sort.Strings(provs)
-				errs = append(errs, fmt.Sprintf("%s: BuildRequires %q is provided by several packages (%s); require one by name", s.Path, br, strings.Join(provs, ", ")))
-			case len(provs) == 1 && provs[0] != s.Name:
-				set[provs[0]] = true
-			}
-			// Anything else is a host tool (gcc, make, go): the build
-			// root is the host, read-only, inside the sandbox.
+	g := graph.New(good)
+	deps := map[string]map[string]bool{}
+	for _, e := range g.Edges {
+		if deps[e.From] == nil {
+			deps[e.From] = map[string]bool{}
 		}
-		for dep := range set {
+		deps[e.From][e.To] = true
+	}
+	for name, s := range p.Specs {
+		for dep := range deps[name] {
 			s.deps = append(s.deps, dep)
 		}
 		sort.Strings(s.deps)
 	}
-	if len(errs) > 0 {
-		sort.Strings(errs)
-		return nil, fmt.Errorf("planning builds:\n  %s", strings.Join(errs, "\n  "))
-	}
-	layers, err := topoLayers(p.Specs)
+	layers, err := g.Order()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("build dependency cycle: %w", err)
 	}
 	p.Layers = layers
 	return p, nil
-}
-
-// topoLayers is Kahn's algorithm with sorted layers; a cycle is reported
-// with its chain.
-func topoLayers(specs map[string]*Spec) ([][]string, error) {
-	indeg := map[string]int{}
-	rdeps := map[string][]string{}
-	for n, s := range specs {
-		indeg[n] += 0
-		for _, d := range s.deps {
-			indeg[n]++
-			rdeps[d] = append(rdeps[d], n)
-		}
-	}
-	var layers [][]string
-	var cur []string
-	for n, d := range indeg {
-		if d == 0 {
-			cur = append(cur, n)
-		}
-	}
-	done := 0
-	for len(cur) > 0 {
-		sort.Strings(cur)
-		layers = append(layers, cur)
-		done += len(cur)
-		var next []string
-		for _, n := range cur {
-			for _, r := range rdeps[n] {
-				indeg[r]--
-				if indeg[r] == 0 {
-					next = append(next, r)
-				}
-			}
-		}
-		cur = next
-	}
-	if done != len(specs) {
-		return nil, fmt.Errorf("build dependency cycle: %s", findCycle(specs, indeg))
-	}
-	return layers, nil
-}
-
-func findCycle(specs map[string]*Spec, indeg map[string]int) string {
-	var start string
-	for n, d := range indeg {
-		if d > 0 && (start == "" || n < start) {
-			start = n
-		}
-	}
-	seen := map[string]int{}
-	var path []string
-	n := start
-	for {
-		if i, ok := seen[n]; ok {
-			return strings.Join(append(path[i:], n), " -> ")
-		}
-		seen[n] = len(path)
-		path = append(path, n)
-		next := ""
-		for _, d := range specs[n].deps {
-			if indeg[d] > 0 {
-				next = d
-				break
-			}
-		}
-		if next == "" {
-			return strings.Join(path, " -> ")
-		}
-		n = next
-	}
 }
 
 // closure returns name's build dependencies, transitively, sorted.
