@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -82,6 +83,12 @@ func gptFind(disk string, want [16]byte) (int, error) {
 		return 0, err
 	}
 	defer f.Close()
+	return gptFindIn(f, want)
+}
+
+// gptFindIn reads a GPT (512- or 4096-byte sectors) from r. The disk is
+// untrusted: sizes are bounded before anything is allocated.
+func gptFindIn(f io.ReaderAt, want [16]byte) (int, error) {
 	for _, lbs := range []int64{512, 4096} {
 		hdr := make([]byte, 92)
 		if _, err := f.ReadAt(hdr, lbs); err != nil {
@@ -96,6 +103,9 @@ func gptFind(disk string, want [16]byte) (int, error) {
 		size := le.Uint32(hdr[84:])
 		if size < 128 || size > 4096 || num > 1024 {
 			return 0, errors.New("implausible GPT header")
+		}
+		if entLBA < 2 || entLBA > 1<<40 {
+			return 0, errors.New("implausible GPT entry LBA")
 		}
 		ents := make([]byte, int(num)*int(size))
 		if _, err := f.ReadAt(ents, entLBA*lbs); err != nil {

@@ -149,7 +149,11 @@ func finitModule(path string) error {
 	}
 	defer f.Close()
 	params := []byte{0}
-	_, _, e := syscall.Syscall(sysFinitModule, f.Fd(), uintptrOf(params), 0)
+	flags := uintptr(0)
+	if !strings.HasSuffix(path, ".ko") {
+		flags = 4 // MODULE_INIT_COMPRESSED_FILE: the kernel decompresses (CONFIG_MODULE_DECOMPRESS)
+	}
+	_, _, e := syscall.Syscall(sysFinitModule, f.Fd(), uintptrOf(params), flags)
 	if e != 0 && e != syscall.EEXIST {
 		return e
 	}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/keel-linux/keel/pkg/verity"
+	"github.com/spf13/cobra"
+)
+
+func init() {
+	var saltHex, uuidStr string
+	var blockSize int
+	format := &cobra.Command{
+		Use:   "format DATA HASH",
+		Short: "Write the dm-verity hash device for DATA (as veritysetup format does) and print the root hash",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			salt, err := hex.DecodeString(saltHex)
+			if err != nil {
+				return fmt.Errorf("--salt: %w", err)
+			}
+			var uuid [16]byte
+			if uuidStr != "" {
+				u, err := hex.DecodeString(stripDashes(uuidStr))
+				if err != nil || len(u) != 16 {
+					return fmt.Errorf("--uuid %q: want xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", uuidStr)
+				}
+				copy(uuid[:], u)
+			}
+			data, err := os.Open(args[0])
+			if err != nil {
+				return err
+			}
+			defer data.Close()
+			fi, err := data.Stat()
+			if err != nil {
+				return err
+			}
+			tmp, err := os.CreateTemp(filepath.Dir(args[1]), "."+filepath.Base(args[1])+".tmp*")
+			if err != nil {
+				return err
+			}
+			defer os.Remove(tmp.Name())
+			p, err := verity.Format(cmd.Context(), data, fi.Size(), tmp, verity.Options{Salt: salt, UUID: uuid, BlockSize: blockSize})
+			if err == nil {
+				err = tmp.Sync()
+			}
+			if cerr := tmp.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return fmt.Errorf("verity format %s: %w", args[0], err)
+			}
+			if err := os.Rename(tmp.Name(), args[1]); err != nil {
+				return err
+			}
+			if globals.json {
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]any{"root_hash": p.RootHash.String(),
+					"data_blocks": p.DataBlocks, "hash_size": p.HashSize, "salt": hex.EncodeToString(p.Salt)})
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), p.RootHash)
+			return nil
+		},
+	}
+	f := format.Flags()
+	f.StringVar(&saltHex, "salt", "", "salt in hex (reproducible builds fix it; empty: no salt)")
+	f.StringVar(&uuidStr, "uuid", "", "superblock UUID")
+	f.IntVar(&blockSize, "block-size", 4096, "data and hash block size")
+	v := &cobra.Command{Use: "verity", Short: "dm-verity hash trees"}
+	v.AddCommand(format)
+	rootCmd.AddCommand(v)
+}
+
+func stripDashes(s string) string {
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] != '-' {
+			out = append(out, s[i])
+		}
+	}
+	return string(out)
+}
