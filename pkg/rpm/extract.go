@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/keel-linux/keel/pkg/cpio"
 	"io"
 	"os"
 	"path"
@@ -89,7 +90,7 @@ func Extract(ctx context.Context, archive io.Reader, root string, policy Extract
 		return fmt.Errorf("extract: root %s is not a directory", root)
 	}
 	x := &extractor{root: root, policy: policy, links: map[[3]uint32][]string{}}
-	cr := NewCpioReader(archive)
+	cr := cpio.NewReader(archive)
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -151,7 +152,7 @@ func (x *extractor) setuidAllowed(rel string) bool {
 	return false
 }
 
-func (x *extractor) entry(e *CpioEntry, data io.Reader) error {
+func (x *extractor) entry(e *cpio.Entry, data io.Reader) error {
 	rel, err := cleanName(e.Name)
 	if err != nil {
 		return err
@@ -275,7 +276,7 @@ func removeNonDir(abs string) error {
 }
 
 // writeFile writes data to the first name and hard-links the others to it.
-func (x *extractor) writeFile(names []string, perm uint32, data io.Reader, e *CpioEntry) error {
+func (x *extractor) writeFile(names []string, perm uint32, data io.Reader, e *cpio.Entry) error {
 	first := filepath.Join(x.root, filepath.FromSlash(names[0]))
 	if err := removeNonDir(first); err != nil {
 		return err
@@ -295,7 +296,7 @@ func (x *extractor) writeFile(names []string, perm uint32, data io.Reader, e *Cp
 	}
 	ent := e
 	if ent == nil {
-		ent = &CpioEntry{}
+		ent = &cpio.Entry{}
 	}
 	if err := x.finish(first, ent, perm); err != nil {
 		return err
@@ -312,7 +313,7 @@ func (x *extractor) writeFile(names []string, perm uint32, data io.Reader, e *Cp
 	return nil
 }
 
-func (x *extractor) finish(abs string, e *CpioEntry, perm uint32) error {
+func (x *extractor) finish(abs string, e *cpio.Entry, perm uint32) error {
 	if x.policy.Chown {
 		if err := os.Lchown(abs, int(e.UID), int(e.GID)); err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/keel-linux/keel/pkg/cpio"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,8 +25,8 @@ type item struct {
 // entirely in Go so the payload can be as hostile as a test wants.
 func craftRPM(t testing.TB, dir, name string, items []item) string {
 	t.Helper()
-	var cpio bytes.Buffer
-	cw := NewCpioWriter(&cpio)
+	var archive bytes.Buffer
+	cw := cpio.NewRawWriter(&archive)
 	for i, it := range items {
 		ino, nl := it.ino, it.nlink
 		if ino == 0 {
@@ -34,14 +35,14 @@ func craftRPM(t testing.TB, dir, name string, items []item) string {
 		if nl == 0 {
 			nl = 1
 		}
-		if err := cw.WriteEntry(CpioEntry{Name: it.name, Mode: it.mode, Ino: ino, Nlink: nl, Mtime: 1700000000}, []byte(it.data)); err != nil {
+		if err := cw.WriteEntry(cpio.Entry{Name: it.name, Mode: it.mode, Ino: ino, Nlink: nl, Mtime: 1700000000}, []byte(it.data)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	cw.Close()
 	var z bytes.Buffer
 	zw, _ := zstd.NewWriter(&z)
-	zw.Write(cpio.Bytes())
+	zw.Write(archive.Bytes())
 	zw.Close()
 	h := NewHeader(TagHeaderImmutable)
 	h.SetString(TagName, name)
@@ -53,7 +54,7 @@ func craftRPM(t testing.TB, dir, name string, items []item) string {
 	h.SetString(TagPayloadFormat, "cpio")
 	h.SetString(TagPayloadCompressor, "zstd")
 	hf := h.MarshalFile()
-	sig := NewSignatureHeader(hf, z.Bytes(), uint64(cpio.Len()))
+	sig := NewSignatureHeader(hf, z.Bytes(), uint64(archive.Len()))
 	path := filepath.Join(dir, name+".rpm")
 	f, err := os.Create(path)
 	if err != nil {
@@ -175,10 +176,10 @@ func TestExtractWriteThroughAbsSymlinkStaysInRoot(t *testing.T) {
 
 func FuzzExtract(f *testing.F) {
 	var b bytes.Buffer
-	cw := NewCpioWriter(&b)
-	cw.WriteEntry(CpioEntry{Name: "./a", Mode: dir, Nlink: 1}, nil)
-	cw.WriteEntry(CpioEntry{Name: "./a/f", Mode: reg, Nlink: 1}, []byte("data"))
-	cw.WriteEntry(CpioEntry{Name: "./a/l", Mode: lnk, Nlink: 1}, []byte("f"))
+	cw := cpio.NewRawWriter(&b)
+	cw.WriteEntry(cpio.Entry{Name: "./a", Mode: dir, Nlink: 1}, nil)
+	cw.WriteEntry(cpio.Entry{Name: "./a/f", Mode: reg, Nlink: 1}, []byte("data"))
+	cw.WriteEntry(cpio.Entry{Name: "./a/l", Mode: lnk, Nlink: 1}, []byte("f"))
 	cw.Close()
 	f.Add(b.Bytes())
 	f.Fuzz(func(t *testing.T, data []byte) {

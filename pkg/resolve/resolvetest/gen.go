@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/keel-linux/keel/pkg/cpio"
 	"os"
 	"path"
 	"path/filepath"
@@ -158,7 +159,7 @@ func WriteRPM(dir string, s Spec) (string, error) {
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].path < files[j].path })
 	var payload bytes.Buffer
-	cw := rpm.NewCpioWriter(&payload)
+	cw := cpio.NewRawWriter(&payload)
 	var size uint64
 	if len(files) > 0 {
 		dirIdx := map[string]uint32{}
@@ -193,7 +194,7 @@ func WriteRPM(dir string, s Spec) (string, error) {
 			inodes = append(inodes, uint32(i+1))
 			devs = append(devs, 1)
 			rdevs = append(rdevs, 0)
-			if err := cw.WriteEntry(rpm.CpioEntry{Name: "." + f.path, Ino: uint32(i + 1), Mode: mode, Nlink: 1,
+			if err := cw.WriteEntry(cpio.Entry{Name: "." + f.path, Ino: uint32(i + 1), Mode: mode, Nlink: 1,
 				Mtime: Epoch, Size: uint32(len(data)), DevMajor: 0, DevMinor: 1}, data); err != nil {
 				return "", err
 			}

@@ -1,4 +1,4 @@
-package rpm
+package cpio
 
 import (
 	"bytes"
@@ -8,13 +8,14 @@ import (
 	"strconv"
 )
 
-// rpm payloads are cpio "newc" archives (SVR4 without CRC, magic 070701);
+// Reading, and raw writing for tests. rpm payloads are newc archives too;
 // rpm ≥ 4.12 writes "07070X" stripped entries only for files over 4 GiB.
 
-const cpioHeaderLen = 110
+const headerLen = 110
 
-// CpioEntry is one archive member's metadata.
-type CpioEntry struct {
+// Entry is one archive member's metadata exactly as stored (a reader's
+// view, and a raw writer's input: nothing is checked or filled in).
+type Entry struct {
 	Name     string
 	Ino      uint32
 	Mode     uint32
@@ -28,25 +29,25 @@ type CpioEntry struct {
 	RdevMin  uint32
 }
 
-// CpioReader reads a newc archive sequentially.
-type CpioReader struct {
+// Reader reads a newc archive sequentially.
+type Reader struct {
 	r      io.Reader
 	off    int64
 	remain int64 // data bytes of the current entry not yet read
 	pad    int64
 }
 
-// NewCpioReader reads newc entries from r.
-func NewCpioReader(r io.Reader) *CpioReader { return &CpioReader{r: r} }
+// NewReader reads newc entries from r.
+func NewReader(r io.Reader) *Reader { return &Reader{r: r} }
 
 // Next skips the rest of the current entry and returns the next header;
 // io.EOF after the TRAILER!!! entry.
-func (c *CpioReader) Next() (*CpioEntry, error) {
+func (c *Reader) Next() (*Entry, error) {
 	if err := c.skip(c.remain + c.pad); err != nil {
 		return nil, err
 	}
 	c.remain, c.pad = 0, 0
-	var hdr [cpioHeaderLen]byte
+	var hdr [headerLen]byte
 	start := c.off
 	if err := c.read(hdr[:]); err != nil {
 		return nil, fmt.Errorf("cpio header at offset %d: %w", start, noEOF(err))
@@ -76,10 +77,10 @@ func (c *CpioReader) Next() (*CpioEntry, error) {
 	if name[namesize-1] != 0 || bytes.IndexByte(name[:namesize-1], 0) >= 0 {
 		return nil, fmt.Errorf("cpio at offset %d: name %q is not one NUL-terminated string", start, name)
 	}
-	if err := c.skip(pad4(cpioHeaderLen + int64(namesize))); err != nil {
+	if err := c.skip(pad4(headerLen + int64(namesize))); err != nil {
 		return nil, err
 	}
-	e := &CpioEntry{
+	e := &Entry{
 		Name: string(name[:namesize-1]), Ino: f[0], Mode: f[1], UID: f[2], GID: f[3], Nlink: f[4],
 		Mtime: f[5], Size: f[6], DevMajor: f[7], DevMinor: f[8], RdevMaj: f[9], RdevMin: f[10],
 	}
@@ -92,7 +93,7 @@ func (c *CpioReader) Next() (*CpioEntry, error) {
 }
 
 // Read reads the current entry's data.
-func (c *CpioReader) Read(p []byte) (int, error) {
+func (c *Reader) Read(p []byte) (int, error) {
 	if c.remain == 0 {
 		return 0, io.EOF
 	}
@@ -108,13 +109,13 @@ func (c *CpioReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (c *CpioReader) read(b []byte) error {
+func (c *Reader) read(b []byte) error {
 	n, err := io.ReadFull(c.r, b)
 	c.off += int64(n)
 	return err
 }
 
-func (c *CpioReader) skip(n int64) error {
+func (c *Reader) skip(n int64) error {
 	if n == 0 {
 		return nil
 	}
@@ -128,20 +129,20 @@ func (c *CpioReader) skip(n int64) error {
 
 func pad4(n int64) int64 { return (4 - n%4) % 4 }
 
-// CpioWriter writes a newc archive (tests build hostile payloads with it;
-// the repository tooling never needs to write payloads otherwise).
-type CpioWriter struct {
+// RawWriter writes entries exactly as given (tests build hostile payloads
+// with it: duplicate inodes, "../" names); Writer is the checked writer.
+type RawWriter struct {
 	w   io.Writer
 	off int64
 	err error
 }
 
-// NewCpioWriter writes newc entries to w.
-func NewCpioWriter(w io.Writer) *CpioWriter { return &CpioWriter{w: w} }
+// NewRawWriter writes newc entries to w.
+func NewRawWriter(w io.Writer) *RawWriter { return &RawWriter{w: w} }
 
 // WriteEntry writes one member with its data (len(data) must equal e.Size
 // unless e.Size is 0, in which case it is set from data).
-func (c *CpioWriter) WriteEntry(e CpioEntry, data []byte) error {
+func (c *RawWriter) WriteEntry(e Entry, data []byte) error {
 	if e.Size == 0 {
 		e.Size = uint32(len(data))
 	}
@@ -160,15 +161,22 @@ func (c *CpioWriter) WriteEntry(e CpioEntry, data []byte) error {
 }
 
 // Close writes the trailer.
-func (c *CpioWriter) Close() error {
-	return c.WriteEntry(CpioEntry{Name: "TRAILER!!!", Nlink: 1}, nil)
+func (c *RawWriter) Close() error {
+	return c.WriteEntry(Entry{Name: "TRAILER!!!", Nlink: 1}, nil)
 }
 
-func (c *CpioWriter) write(b []byte) {
+func (c *RawWriter) write(b []byte) {
 	if c.err != nil {
 		return
 	}
 	n, err := c.w.Write(b)
 	c.off += int64(n)
 	c.err = err
+}
+
+func noEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
