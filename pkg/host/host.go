@@ -60,6 +60,7 @@ var Tools = []Tool{
 	{Name: "chromium", Package: "chromium", For: "rendering the release dashboard in tests (a person's view)"},
 	{Name: "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", Package: "fonts-dejavu-core", For: "legible dashboard screenshots"},
 	{Name: "bc", Package: "bc", For: "benchmark scripts"},
+	{Name: "perf", Package: "linux-perf", For: "CPU time in benchmark scripts (task-clock)"},
 	{Name: "faketime", Package: "faketime", For: "time-shifted tests"},
 	{Name: "virt-fw-vars", Package: "python3-virt-firmware", For: "enrolling Secure Boot keys", Backports: true},
 }
