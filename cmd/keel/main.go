@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -43,6 +44,7 @@ func init() {
 }
 
 func main() {
+	tuneGC()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	rootCmd.Version = version
@@ -55,6 +57,17 @@ func main() {
 		fmt.Fprintln(os.Stderr, "keel:", err)
 		os.Exit(code)
 	}
+}
+
+// tuneGC: most keel commands are short and allocate little, and the
+// collector was a third of a no-op `keel repo index`. Unless the user set
+// GOGC or GOMEMLIMIT, collect only when the heap nears 1 GiB.
+func tuneGC() {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	debug.SetMemoryLimit(1 << 30)
+	debug.SetGCPercent(-1)
 }
 
 // exitCoder lets a pipeline error choose the process exit code (e.g. scan
