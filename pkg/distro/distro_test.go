@@ -47,8 +47,8 @@ func TestParseConfigErrors(t *testing.T) {
 }
 
 // pipelineSections are keel.yaml sections that pipelines read from
-// Config.Extra (release: pkg/release).
-var pipelineSections = []string{"release"}
+// Config.Extra (release and security: pkg/release).
+var pipelineSections = []string{"release", "security"}
 
 // The JSON Schema for editors must describe exactly the keys Config reads.
 func TestSchemaMatchesConfig(t *testing.T) {

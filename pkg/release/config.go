@@ -2,6 +2,7 @@ package release
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/keel-linux/keel/pkg/distro"
 )
@@ -14,6 +15,10 @@ type Config struct {
 	References []ReferencePolicy `yaml:"reference_kernel_policies"`
 	// Exceptions waive one gate failure each, with a written reason.
 	Exceptions []Exception `yaml:"exceptions"`
+	// BaseURL is where clients find a release's repository; {version} is
+	// replaced. Default: <home_url>releases/{version}/repo. Written into
+	// repo/keel.repo, so it must not depend on where the cut runs.
+	BaseURL string `yaml:"base_url"`
 }
 
 // ReferencePolicy is e.g. Azure Linux's required-kernel-configs JSON;
@@ -35,7 +40,7 @@ type Exception struct {
 
 // LoadConfig reads the release section of a distribution's keel.yaml.
 func LoadConfig(d *distro.Distro) (*Config, error) {
-	c := &Config{KernelPolicy: "kernel-policy.yaml"}
+	c := &Config{KernelPolicy: "kernel-policy.yaml", BaseURL: strings.TrimSuffix(d.Config.HomeURL, "/") + "/releases/{version}/repo"}
 	n, ok := d.Config.Extra["release"]
 	if !ok {
 		return c, nil

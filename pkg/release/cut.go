@@ -189,7 +189,7 @@ func Cut(ctx context.Context, opt Options) (*Result, error) {
 	// 2. Publish the signed repository.
 	t0 = time.Now()
 	if _, err := repo.Publish(ctx, repo.Options{Dir: filepath.Join(tmp, RepoDir), Packages: rpms, Key: opt.Key, SourceDateEpoch: sde,
-		BaseURL: "file://" + filepath.Join(absDir(opt.Dir), version, RepoDir)}); err != nil {
+		BaseURL: strings.ReplaceAll(rcfg.BaseURL, "{version}", version)}); err != nil {
 		return nil, fmt.Errorf("publishing the repository: %w", err)
 	}
 	if err := m.readPackages(tmp); err != nil {
@@ -459,13 +459,6 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func absDir(d string) string {
-	if a, err := filepath.Abs(d); err == nil {
-		return a
-	}
-	return d
 }
 
 func contains(list []string, s string) bool {

@@ -14,6 +14,7 @@ import (
 	"github.com/keel-linux/keel/internal/testenv"
 	"github.com/keel-linux/keel/pkg/distro"
 	"github.com/keel-linux/keel/pkg/pgp"
+	"github.com/keel-linux/keel/pkg/source"
 )
 
 const treeConfig = `name: tiny
@@ -379,5 +380,43 @@ func TestSecurityRelease(t *testing.T) {
 	if _, err := cut("2026-09-06", map[string]string{"alpha": spec("alpha", "1.1", data("alpha")), "bravo": spec("bravo", "3.0", data("bravo"))}, true); err == nil ||
 		!strings.Contains(err.Error(), "no Critical, High or known-exploited CVE") {
 		t.Errorf("security release with nothing to fix: %v", err)
+	}
+}
+
+// Two cuts of the same tree for the same date, in different directories
+// and with separate caches, produce the same bytes.
+func TestCutReproducible(t *testing.T) {
+	testenv.RequireTool(t, "rpmbuild", "rpmspec", "bwrap", "rpm2cpio", "cpio")
+	key, _ := pgp.Generate("Test Release", "release@test.invalid", time.Unix(1700000000, 0))
+	src := t.TempDir()
+	tree(t, src, map[string]string{"alpha": spec("alpha", "1.1", data("alpha")), "kernel": kernelSpec("6.1.1", "m")})
+	d, err := distro.Load(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	day, _ := time.Parse("2006-01-02", "2026-10-01")
+	var sums []map[string]string
+	for i := 0; i < 2; i++ {
+		res, err := Cut(context.Background(), Options{Distro: d, Cache: t.TempDir(), Dir: t.TempDir(), Date: day, Key: key, KeelVersion: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := map[string]string{}
+		for _, a := range res.Manifest.Artifacts {
+			s[a.Path] = a.SHA256
+		}
+		for _, f := range []string{ManifestFile, ManifestSig} {
+			h, _ := source.Hash(filepath.Join(res.Dir, f))
+			s[f] = h
+		}
+		sums = append(sums, s)
+	}
+	for p, h := range sums[0] {
+		if sums[1][p] != h {
+			t.Errorf("%s differs between two cuts", p)
+		}
+	}
+	if len(sums[0]) != len(sums[1]) || len(sums[0]) < 20 {
+		t.Errorf("artifact counts %d vs %d", len(sums[0]), len(sums[1]))
 	}
 }
