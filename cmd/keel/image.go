@@ -13,6 +13,7 @@ import (
 
 	keeldistro "github.com/keel-linux/keel/distro"
 	"github.com/keel-linux/keel/pkg/image"
+	"github.com/keel-linux/keel/pkg/pgp"
 )
 
 // imageDefinition finds NAME in <distro>/images (./distro if present, else
@@ -47,6 +48,7 @@ func init() {
 	imageCmd := &cobra.Command{Use: "image", Short: "Compose images (containers now, bootable disks next) from the repository"}
 	var repos []string
 	var rootOnly bool
+	var keys, sbKey, sbCert string
 	build := &cobra.Command{
 		Use:   "build NAME|PATH",
 		Short: "Resolve, install into a fresh root and write the image's outputs and manifest.json",
@@ -63,7 +65,21 @@ func init() {
 			if len(repos) == 0 {
 				repos = []string{filepath.Join(globals.out, "repo")}
 			}
-			opt := image.Options{Definition: def, Repos: repos, Out: filepath.Join(globals.out, "images"), SourceDateEpoch: sde, RootOnly: rootOnly}
+			opt := image.Options{Definition: def, Repos: repos, Out: filepath.Join(globals.out, "images"), SourceDateEpoch: sde, RootOnly: rootOnly,
+				SecureBootKey: sbKey, SecureBootCert: sbCert}
+			if def.Kind == "bootable" {
+				// The distro key signs verity root hashes; only images with
+				// a verity root need it, and the build says so.
+				dir := keys
+				if dir == "" {
+					dir = pgp.DefaultDir()
+				}
+				k, err := pgp.LoadDir(dir)
+				if err != nil && keys != "" {
+					return fmt.Errorf("image build: loading the signing key: %w", err)
+				}
+				opt.Key = k
+			}
 			if !globals.json {
 				opt.Progress = func(m string) { fmt.Fprintln(cmd.ErrOrStderr(), def.Name+":", m) }
 			}
@@ -88,6 +104,9 @@ func init() {
 	}
 	build.Flags().BoolVar(&rootOnly, "rootfs", false, "stop after composing the root filesystem (<out>/images/NAME/rootfs)")
 	build.Flags().StringArrayVar(&repos, "repo", nil, "repository directory (repeatable; default <out>/repo)")
+	build.Flags().StringVar(&keys, "keys", "", "key directory whose distro key signs verity root hashes (default $KEEL_KEYS or ~/.local/share/keel/keys)")
+	build.Flags().StringVar(&sbKey, "secureboot-key", "", "PEM private key that signs the UKI for Secure Boot (bootable images)")
+	build.Flags().StringVar(&sbCert, "secureboot-cert", "", "PEM X.509 certificate for --secureboot-key")
 
 	list := &cobra.Command{
 		Use:   "list",

@@ -56,7 +56,7 @@ func TestKeelLinux(t *testing.T) {
 		if got := q("x86_64/hello-2.10-1.kl1.x86_64.rpm", "%{name} %{release} %{buildhost} %{vendor}"); got != "hello 1.kl1 keel-build.invalid Keel Linux Project" {
 			t.Errorf("hello header: %q", got)
 		}
-		if got := q("x86_64/busybox-1.35.0-1.kl1.x86_64.rpm", "", "--provides"); !strings.Contains(got, "/bin/sh\n") {
+		if got := q("x86_64/busybox-1.35.0-2.kl1.x86_64.rpm", "", "--provides"); !strings.Contains(got, "/bin/sh\n") {
 			t.Errorf("busybox does not provide /bin/sh (merged /usr): %s", got)
 		}
 		if got := q("x86_64/glibc-2.36-9.deb12u14.kl1.x86_64.rpm", "", "--provides"); !strings.Contains(got, "debian-origin(libc6) = 2.36-9+deb12u14") || !strings.Contains(got, "libc.so.6(GLIBC_2.34)(64bit)") {

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/keel-linux/keel/pkg/oci"
+	"github.com/keel-linux/keel/pkg/pgp"
 	"github.com/keel-linux/keel/pkg/repodata"
 	"github.com/keel-linux/keel/pkg/resolve"
 	"github.com/keel-linux/keel/pkg/rpm"
@@ -42,6 +43,11 @@ type Options struct {
 	// is the image's staging directory, where it may add files.
 	InspectRoot func(root, dir string, m *Manifest) error
 	Progress    func(msg string)
+	// Bootable images (bootable.go): Key signs a verity root hash (the
+	// distro key; its Ed25519 public key goes into the initramfs);
+	// SecureBootKey/Cert (PEM paths) sign the UKI with sbsign.
+	Key                           *pgp.Key
+	SecureBootKey, SecureBootCert string
 }
 
 // Manifest describes a built image: what it contains and what was written.
@@ -54,6 +60,7 @@ type Manifest struct {
 	Files           int               `json:"files"` // entries in the root filesystem
 	Size            int64             `json:"size"`  // bytes of regular files
 	Outputs         []OutputInfo      `json:"outputs"`
+	Boot            *BootInfo         `json:"boot,omitempty"` // bootable images
 }
 
 // ManifestPackage is one installed package.
@@ -94,6 +101,11 @@ func Build(ctx context.Context, opt Options) (*Result, error) {
 	}
 	if len(opt.Repos) == 0 {
 		return nil, errors.New("image build: no repository (--repo)")
+	}
+	if d.Kind == "bootable" && !opt.RootOnly {
+		if err := checkBootOptions(d, opt); err != nil {
+			return nil, fmt.Errorf("image %s: %w", d.Name, err)
+		}
 	}
 	progress := opt.Progress
 	if progress == nil {
@@ -147,7 +159,11 @@ func Build(ctx context.Context, opt Options) (*Result, error) {
 		}
 	}
 	if !opt.RootOnly {
-		if err := writeOutputs(d, root, stage, man, sde); err != nil {
+		write := func() error { return writeOutputs(d, root, stage, man, sde) }
+		if d.Kind == "bootable" {
+			write = func() error { return writeBootable(ctx, d, opt, root, stage, man, sde) }
+		}
+		if err := write(); err != nil {
 			return nil, fmt.Errorf("image %s: %w", d.Name, err)
 		}
 		if err := os.RemoveAll(root); err != nil {

@@ -122,7 +122,7 @@ type Output struct {
 
 // Formats this package builds; others belong to the bootable pipeline.
 var containerFormats = map[string]bool{"oci": true, "docker-archive": true, "rootfs-tar": true}
-var bootFormats = map[string]bool{"raw": true, "qcow2": true, "uki": true}
+var bootFormats = map[string]bool{"raw": true, "qcow2": true, "vhd": true, "uki": true}
 
 // Path is the file the definition was loaded from.
 func (d *Definition) Path() string { return d.path }
@@ -259,16 +259,24 @@ func (d *Definition) validate() error {
 	if d.Kind == "bootable" && d.Kernel == nil {
 		return ferr("kernel", "a bootable image needs a kernel")
 	}
+	if d.Kind == "bootable" {
+		if _, err := planBoot(d); err != nil {
+			return err
+		}
+	}
 	if len(d.Outputs) == 0 {
 		return ferr("outputs", "at least one output is needed")
 	}
 	seen := map[string]bool{}
 	for i, o := range d.Outputs {
 		if !containerFormats[o.Format] && !bootFormats[o.Format] {
-			return ferr(fmt.Sprintf("outputs[%d].format", i), "%q: want oci, docker-archive, rootfs-tar, raw, qcow2 or uki", o.Format)
+			return ferr(fmt.Sprintf("outputs[%d].format", i), "%q: want oci, docker-archive, rootfs-tar, raw, qcow2, vhd or uki", o.Format)
 		}
 		if d.Kind == "container" && !containerFormats[o.Format] {
 			return ferr(fmt.Sprintf("outputs[%d].format", i), "%q is a bootable format; this is a container image", o.Format)
+		}
+		if d.Kind == "bootable" && !bootFormats[o.Format] {
+			return ferr(fmt.Sprintf("outputs[%d].format", i), "%q is a container format; this is a bootable image (raw, qcow2, vhd or uki)", o.Format)
 		}
 		if seen[o.Format] {
 			return ferr(fmt.Sprintf("outputs[%d].format", i), "%q listed twice", o.Format)

@@ -1,0 +1,415 @@
+package image
+
+// Bootable outputs: from the composed root, a UKI (the root's kernel, an
+// initramfs with keel-init as /init and the root's modules) on an ESP, and a
+// GPT disk with either a writable ext4 root (vm, hwe) or a read-only erofs
+// root under dm-verity whose root hash travels in the UKI's command line,
+// signed with the distro key and verified by keel-init against the public
+// key embedded in the initramfs (guard).
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/keel-linux/keel/pkg/disk"
+	"github.com/keel-linux/keel/pkg/initramfs"
+	"github.com/keel-linux/keel/pkg/uki"
+	"github.com/keel-linux/keel/pkg/verity"
+)
+
+// BootInfo is what the boot harness asserts a bootable image against.
+type BootInfo struct {
+	KernelRelease  string `json:"kernel_release"`
+	Cmdline        string `json:"cmdline"`
+	RootFilesystem string `json:"root_filesystem"` // ext4 | erofs
+	RootPartUUID   string `json:"root_partuuid"`
+	RootHash       string `json:"root_hash,omitempty"` // dm-verity (guard)
+	SecureBoot     bool   `json:"secure_boot"`         // the UKI is signed
+}
+
+const espVolumeID = 0x6b65656c // "keel"
+
+// bootLayout is what the definition's partitions ask for.
+type bootLayout struct {
+	espSize, rootSize int64
+	rootLabel         string
+	rootFS            string // ext4 | erofs
+	verity            bool
+}
+
+func planBoot(d *Definition) (bootLayout, error) {
+	l := bootLayout{espSize: 64 << 20, rootLabel: "root", rootFS: "ext4"}
+	if d.Kernel != nil {
+		listed := false
+		for _, p := range d.Packages {
+			listed = listed || p == d.Kernel.Package
+		}
+		if !listed {
+			return l, ferr("kernel.package", "%q is not in packages: list it there too", d.Kernel.Package)
+		}
+	}
+	var haveRoot bool
+	for i, p := range d.Partitions {
+		field := fmt.Sprintf("partitions[%d]", i)
+		switch p.Type {
+		case "esp":
+			if p.Filesystem != "" && p.Filesystem != "vfat" {
+				return l, ferr(field+".filesystem", "%q: an ESP is vfat", p.Filesystem)
+			}
+			if p.Size != "" {
+				n, err := parseSize(p.Size)
+				if err != nil {
+					return l, ferr(field+".size", "%v", err)
+				}
+				l.espSize = n
+			}
+		case "root":
+			if haveRoot {
+				return l, ferr(field, "a second root partition")
+			}
+			haveRoot = true
+			l.rootLabel = p.Label
+			switch p.Filesystem {
+			case "", "ext4":
+				l.rootFS = "ext4"
+			case "erofs":
+				l.rootFS = "erofs"
+			default:
+				return l, ferr(field+".filesystem", "%q: a bootable root is ext4 or erofs", p.Filesystem)
+			}
+			if p.Size != "" {
+				n, err := parseSize(p.Size)
+				if err != nil {
+					return l, ferr(field+".size", "%v", err)
+				}
+				l.rootSize = n
+			}
+			l.verity = p.Verity
+			if p.Verity && l.rootFS != "erofs" {
+				return l, ferr(field+".verity", "dm-verity needs a read-only erofs root")
+			}
+			if l.rootFS == "ext4" && p.ReadOnly {
+				return l, ferr(field+".readonly", "a read-only root is erofs")
+			}
+		default:
+			return l, ferr(field+".type", "%q: bootable images support esp and root partitions only", p.Type)
+		}
+	}
+	if l.rootFS == "erofs" && !l.verity {
+		return l, errors.New("partitions: an erofs root must have verity: true (keel boots no unverified read-only root)")
+	}
+	return l, nil
+}
+
+// parseSize reads 512M, 2G, 65536 (bytes), 64K.
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	num := s
+	switch {
+	case strings.HasSuffix(s, "K"):
+		mult, num = 1<<10, s[:len(s)-1]
+	case strings.HasSuffix(s, "M"):
+		mult, num = 1<<20, s[:len(s)-1]
+	case strings.HasSuffix(s, "G"):
+		mult, num = 1<<30, s[:len(s)-1]
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n <= 0 || n > (1<<44)/mult {
+		return 0, fmt.Errorf("size %q: want a positive number with an optional K, M or G suffix", s)
+	}
+	return n * mult, nil
+}
+
+// kernelIn finds the one kernel installed in root (kernel-install layout).
+func kernelIn(root string) (release, vmlinuz, modules string, err error) {
+	found, _ := filepath.Glob(filepath.Join(root, "usr/lib/modules/*/vmlinuz"))
+	if len(found) != 1 {
+		return "", "", "", fmt.Errorf("want exactly one kernel at /usr/lib/modules/<release>/vmlinuz in the root, found %d (is the kernel package installed?)", len(found))
+	}
+	modules = filepath.Dir(found[0])
+	if _, err := os.Stat(filepath.Join(modules, "modules.dep")); err != nil {
+		return "", "", "", fmt.Errorf("kernel %s has no modules.dep: %w", filepath.Base(modules), err)
+	}
+	return filepath.Base(modules), found[0], modules, nil
+}
+
+// checkBootOptions refuses a build that could not finish, before any work.
+func checkBootOptions(d *Definition, opt Options) error {
+	l, err := planBoot(d)
+	if err != nil {
+		return err
+	}
+	if l.verity && opt.Key == nil {
+		return errors.New("a verity root needs the distro signing key (Options.Key, keel image build --keys) to sign its root hash")
+	}
+	if (opt.SecureBootKey == "") != (opt.SecureBootCert == "") {
+		return errors.New("Secure Boot signing needs both a key and a certificate")
+	}
+	if l.verity && opt.SecureBootKey == "" {
+		return errors.New("a verity root is only trustworthy with a signed UKI: give a Secure Boot key and certificate (--secureboot-key, --secureboot-cert)")
+	}
+	for _, p := range []string{opt.SecureBootKey, opt.SecureBootCert} {
+		if p != "" {
+			if _, err := os.Stat(p); err != nil {
+				return fmt.Errorf("Secure Boot: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+func runEnv(ctx context.Context, env []string, name string, args ...string) error {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%s: %v: %s", name, err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
+// dirBytes sums regular file sizes and counts entries (for sizing ext4).
+func dirBytes(root string) (int64, int, error) {
+	var n int64
+	var c int
+	err := filepath.Walk(root, func(_ string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		c++
+		if fi.Mode().IsRegular() {
+			n += (fi.Size() + 4095) &^ 4095
+		}
+		return nil
+	})
+	return n, c, err
+}
+
+// writeBootable builds the disk and the UKI from root into stage and records
+// them in man.
+func writeBootable(ctx context.Context, d *Definition, opt Options, root, stage string, man *Manifest, sde int64) error {
+	l, err := planBoot(d)
+	if err != nil {
+		return err
+	}
+	release, vmlinuz, modDir, err := kernelIn(root)
+	if err != nil {
+		return err
+	}
+	if opt.SecureBootKey != "" {
+		if err := checkModuleSignatures(modDir); err != nil {
+			return err
+		}
+	}
+	initBin := filepath.Join(root, "usr/sbin/keel-init")
+	if _, err := os.Stat(initBin); err != nil {
+		return errors.New("the root has no /usr/sbin/keel-init (install keel-init): it is the initramfs /init")
+	}
+	osRelease, err := os.ReadFile(filepath.Join(root, "usr/lib/os-release"))
+	if err != nil {
+		if osRelease, err = os.ReadFile(filepath.Join(root, "etc/os-release")); err != nil {
+			return errors.New("the root has no os-release (install keel-release)")
+		}
+	}
+	seed := "keel-image/" + d.Name
+	work, err := os.MkdirTemp(stage, ".boot-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	// The kernel and modules stay in the root too: rpm -V stays clean.
+	rootImg := filepath.Join(work, "root.img")
+	espPart := disk.Partition{Name: "esp", Type: disk.TypeESP, Size: l.espSize}
+	var parts []disk.Partition
+	info := &BootInfo{KernelRelease: release, RootFilesystem: l.rootFS}
+	var rootHash verity.RootHash
+	if l.rootFS == "erofs" {
+		if err := runEnv(ctx, nil, "mkfs.erofs", "--quiet", "-T", strconv.FormatInt(sde, 10), "-U", disk.SeededGUID(seed, "erofs").String(), "--all-root", rootImg, root); err != nil {
+			return fmt.Errorf("root filesystem: %w", err)
+		}
+		f, err := os.Open(rootImg)
+		if err != nil {
+			return err
+		}
+		fi, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return err
+		}
+		if l.rootSize > 0 && fi.Size() > l.rootSize {
+			f.Close()
+			return fmt.Errorf("partitions: root: the erofs image is %d bytes, more than size %d", fi.Size(), l.rootSize)
+		}
+		hashPath := filepath.Join(work, "root.verity")
+		hf, err := os.Create(hashPath)
+		if err != nil {
+			f.Close()
+			return err
+		}
+		salt := sha256.Sum256([]byte(seed + "/verity-salt"))
+		p, err := verity.Format(ctx, f, fi.Size(), hf, verity.Options{Salt: salt[:], UUID: disk.SeededGUID(seed, "verity")})
+		f.Close()
+		if cerr := hf.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("dm-verity: %w", err)
+		}
+		rootHash = p.RootHash
+		info.RootHash = rootHash.String()
+		parts = []disk.Partition{espPart,
+			{Name: l.rootLabel, Type: disk.TypeRootX86_64, Source: rootImg, Attributes: 1 << 60},
+			{Name: l.rootLabel + "-verity", Type: disk.TypeVerityX86_64, Source: hashPath, Attributes: 1 << 60}}
+	} else {
+		size := l.rootSize
+		if size == 0 {
+			n, c, err := dirBytes(root)
+			if err != nil {
+				return err
+			}
+			// Content, inode tables and some room to write.
+			size = (n+int64(c)*512)*5/4 + 32<<20
+			size = (size + disk.Align - 1) / disk.Align * disk.Align
+		}
+		if err := runEnv(ctx, []string{"E2FSPROGS_FAKE_TIME=" + strconv.FormatInt(sde, 10)}, "mkfs.ext4", "-q", "-F", "-d", root,
+			"-U", disk.SeededGUID(seed, "ext4").String(), "-E", "hash_seed="+disk.SeededGUID(seed, "ext4-hash").String()+",root_owner=0:0",
+			"-O", "^has_journal", "-L", "keel-root", rootImg, strconv.FormatInt(size/1024, 10)+"k"); err != nil {
+			return fmt.Errorf("root filesystem (%d bytes): %w", size, err)
+		}
+		parts = []disk.Partition{espPart, {Name: l.rootLabel, Type: disk.TypeRootX86_64, Source: rootImg, Size: size}}
+	}
+	plan, err := disk.Plan(disk.Options{Seed: seed, Partitions: parts})
+	if err != nil {
+		return err
+	}
+	rp, _ := plan.Find(l.rootLabel)
+	info.RootPartUUID = rp.GUID.String()
+	cmdline := append([]string(nil), d.Kernel.Cmdline...)
+	cmdline = append(cmdline, "keel.root=PARTUUID="+rp.GUID.String(), "keel.rootfstype="+l.rootFS)
+	modules := []string{"virtio_pci", "virtio_blk"}
+	var verityKeys [][]byte
+	if l.verity {
+		hp, _ := plan.Find(l.rootLabel + "-verity")
+		sig := opt.Key.SignRaw(rootHash.SignedMessage())
+		cmdline = append(cmdline, "ro", "keel.verity=PARTUUID="+hp.GUID.String(), "keel.roothash="+rootHash.String(),
+			"keel.roothash.sig="+verity.SignatureParam(sig))
+		modules = append(modules, "dm-verity", "erofs")
+		pem, err := verity.PublicKeyPEM(opt.Key.Ed25519PublicKey())
+		if err != nil {
+			return err
+		}
+		verityKeys = [][]byte{pem}
+	} else {
+		cmdline = append(cmdline, "rw")
+	}
+	info.Cmdline = strings.Join(cmdline, " ")
+
+	initrd := filepath.Join(work, "initrd.cpio")
+	if err := initramfs.WriteFile(ctx, initramfs.Options{Init: initBin, ModulesDir: modDir, Modules: modules,
+		VerityKeys: verityKeys, SourceDateEpoch: sde}, initrd); err != nil {
+		return fmt.Errorf("initramfs: %w", err)
+	}
+	efi := filepath.Join(work, "keel.efi")
+	if err := uki.Build(ctx, uki.Options{Kernel: vmlinuz, Initrd: initrd, Cmdline: info.Cmdline, OSRelease: osRelease, Out: efi}); err != nil {
+		return fmt.Errorf("UKI: %w", err)
+	}
+	if opt.SecureBootKey != "" {
+		signed := filepath.Join(work, "keel.signed.efi")
+		if err := uki.Sign(ctx, efi, signed, uki.SignOptions{Key: opt.SecureBootKey, Cert: opt.SecureBootCert, SourceDateEpoch: sde}); err != nil {
+			return fmt.Errorf("UKI: %w", err)
+		}
+		efi = signed
+		info.SecureBoot = true
+	}
+	esp := filepath.Join(work, "esp.img")
+	if err := disk.BuildESP(ctx, disk.ESPOptions{Out: esp, Size: l.espSize, VolumeID: espVolumeID,
+		Files: []disk.ESPFile{{Path: "EFI/BOOT/BOOTX64.EFI", Source: efi}}, SourceDateEpoch: sde}); err != nil {
+		return fmt.Errorf("ESP: %w", err)
+	}
+	parts[0].Source = esp
+	rawDisk := filepath.Join(work, "disk.raw")
+	if _, err := disk.Build(ctx, disk.Options{Out: rawDisk, Seed: seed, Partitions: parts}); err != nil {
+		return fmt.Errorf("disk: %w", err)
+	}
+	man.Boot = info
+	for _, o := range d.Outputs {
+		var p string
+		switch o.Format {
+		case "raw":
+			p = filepath.Join(stage, d.Name+".raw")
+			err = os.Rename(rawDisk, p)
+			if err == nil {
+				// Later formats convert from the published raw image.
+				rawDisk = p
+			}
+		case "qcow2":
+			p = filepath.Join(stage, d.Name+".qcow2")
+			err = disk.Convert(ctx, rawDisk, p, disk.Qcow2, seed, sde)
+		case "vhd":
+			p = filepath.Join(stage, d.Name+".vhd")
+			err = disk.Convert(ctx, rawDisk, p, disk.VHD, seed, sde)
+		case "uki":
+			p = filepath.Join(stage, d.Name+".efi")
+			err = copyPath(efi, p)
+		default:
+			err = fmt.Errorf("%q is a container format; this is a bootable image", o.Format)
+		}
+		if err != nil {
+			return fmt.Errorf("output %s: %w", o.Format, err)
+		}
+		fi, err := fileInfo(p)
+		if err != nil {
+			return err
+		}
+		fi.Format, fi.Path = o.Format, filepath.Base(p)
+		man.Outputs = append(man.Outputs, fi)
+	}
+	return nil
+}
+
+// moduleSigMagic ends a module with an appended signature (kernel
+// scripts/sign-file).
+const moduleSigMagic = "~Module signature appended~\n"
+
+// checkModuleSignatures refuses unsigned modules in a Secure Boot image: its
+// kernel is locked down and would refuse them at boot, far from the cause
+// (rpm's brp-strip removes the signatures if the kernel package lets it).
+func checkModuleSignatures(modDir string) error {
+	return filepath.Walk(modDir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || !fi.Mode().IsRegular() || !strings.HasSuffix(p, ".ko") {
+			return err
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		tail := make([]byte, len(moduleSigMagic))
+		if fi.Size() < int64(len(tail)) {
+			return fmt.Errorf("kernel module %s: truncated", p)
+		}
+		if _, err := f.ReadAt(tail, fi.Size()-int64(len(tail))); err != nil {
+			return err
+		}
+		if string(tail) != moduleSigMagic {
+			rel, _ := filepath.Rel(modDir, p)
+			return fmt.Errorf("kernel module %s has no appended signature: a Secure Boot (locked down) kernel refuses it (was it stripped when packaged?)", rel)
+		}
+		return nil
+	})
+}
+
+func copyPath(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, 0o644)
+}
