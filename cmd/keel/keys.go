@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keel-linux/keel/pkg/pgp"
+	"github.com/keel-linux/keel/pkg/uki"
 )
 
 // sourceDateEpoch is SOURCE_DATE_EPOCH as a time (zero when unset).
@@ -37,7 +38,9 @@ func init() {
 payloads such as a dm-verity root hash. The key directory defaults to
 $KEEL_KEYS or ~/.local/share/keel/keys (outside any checkout) and holds
 secret.asc (0600), RPM-GPG-KEY-keel (public, for clients) and ed25519.pub
-(hex raw public key for crypto/ed25519 verifiers).`,
+(hex raw public key for crypto/ed25519 verifiers), plus the Secure Boot
+signing key for UKIs: secureboot.key (RSA-2048, 0600) and secureboot.crt
+(self-signed; enroll it as PK/KEK/db).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if dir == "" {
 				dir = pgp.DefaultDir()
@@ -54,8 +57,14 @@ secret.asc (0600), RPM-GPG-KEY-keel (public, for clients) and ed25519.pub
 			if err != nil {
 				return fmt.Errorf("keys init: %w", err)
 			}
+			// The Secure Boot signing key for UKIs lives beside it.
+			sbKey, sbCert, sbMade, err := uki.InitSigningKey(dir, "Keel Linux Secure Boot signing key", created)
+			if err != nil {
+				return fmt.Errorf("keys init: %w", err)
+			}
 			info := map[string]any{"dir": dir, "created": made, "fingerprint": k.Fingerprint(),
-				"key_id": k.KeyID(), "ed25519_public": hex.EncodeToString(k.Ed25519PublicKey())}
+				"key_id": k.KeyID(), "ed25519_public": hex.EncodeToString(k.Ed25519PublicKey()),
+				"secureboot_key": sbKey, "secureboot_cert": sbCert, "secureboot_created": sbMade}
 			if globals.json {
 				return json.NewEncoder(cmd.OutOrStdout()).Encode(info)
 			}
@@ -63,7 +72,7 @@ secret.asc (0600), RPM-GPG-KEY-keel (public, for clients) and ed25519.pub
 			if made {
 				verb = "new"
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s key %s in %s\n", verb, k.Fingerprint(), dir)
+			fmt.Fprintf(cmd.OutOrStdout(), "%s key %s in %s (Secure Boot: %s)\n", verb, k.Fingerprint(), dir, sbCert)
 			return nil
 		},
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/keel-linux/keel/pkg/distro"
 	"github.com/keel-linux/keel/pkg/pgp"
 	"github.com/keel-linux/keel/pkg/release"
+	"github.com/keel-linux/keel/pkg/uki"
 )
 
 func init() {
@@ -40,6 +41,14 @@ whole cut succeeds. Re-running on unchanged inputs is a no-op.`,
 			if err != nil {
 				return err
 			}
+			keyDir := keys
+			if keyDir == "" {
+				keyDir = pgp.DefaultDir()
+			}
+			var sbKey, sbCert string
+			if _, err := os.Stat(filepath.Join(keyDir, uki.SigningKeyFile)); err == nil {
+				sbKey, sbCert = filepath.Join(keyDir, uki.SigningKeyFile), filepath.Join(keyDir, uki.SigningCertFile)
+			}
 			var day time.Time
 			if date != "" {
 				if day, err = time.Parse("2006-01-02", date); err != nil {
@@ -49,7 +58,7 @@ whole cut succeeds. Re-running on unchanged inputs is a no-op.`,
 			out := cmd.OutOrStdout()
 			res, err := release.Cut(cmd.Context(), release.Options{
 				Distro: d, Cache: cacheDir(), Dir: dir, Date: day, Channel: channel, Security: security,
-				Key: k, AllowDirty: allowDirty, KeelVersion: version,
+				Key: k, SecureBootKey: sbKey, SecureBootCert: sbCert, AllowDirty: allowDirty, KeelVersion: version,
 				Events: func(e release.Event) {
 					if globals.json {
 						json.NewEncoder(out).Encode(e)

@@ -24,16 +24,19 @@ import (
 
 // Options for Cut.
 type Options struct {
-	Distro      *distro.Distro
-	Cache       string    // Keel cache (builds are shared with `keel build`)
-	Dir         string    // the releases/ directory
-	Date        time.Time // release date (UTC day); zero = today
-	Channel     string    // preview (default) or stable
-	Security    bool      // out-of-band security release
-	Key         *pgp.Key  // signs packages, repository, manifest, provenance
-	AllowDirty  bool      // cut from a git tree with uncommitted changes
-	KeelVersion string
-	Events      func(Event)
+	Distro   *distro.Distro
+	Cache    string    // Keel cache (builds are shared with `keel build`)
+	Dir      string    // the releases/ directory
+	Date     time.Time // release date (UTC day); zero = today
+	Channel  string    // preview (default) or stable
+	Security bool      // out-of-band security release
+	Key      *pgp.Key  // signs packages, repository, manifest, provenance, guard's root hash
+	// SecureBootKey and SecureBootCert sign bootable images' UKIs (PEM files;
+	// uki.InitSigningKey makes them). Needed when the tree has a guard image.
+	SecureBootKey, SecureBootCert string
+	AllowDirty                    bool // cut from a git tree with uncommitted changes
+	KeelVersion                   string
+	Events                        func(Event)
 }
 
 // Event reports a stage of the cut.
@@ -199,11 +202,14 @@ func Cut(ctx context.Context, opt Options) (*Result, error) {
 
 	// 3. Images from the release's own signed repository.
 	t0 = time.Now()
-	baselines, err := imagesStage(ctx, tmp, m, d, opt.Date.UTC())
+	if err := os.MkdirAll(filepath.Join(tmp, ReportsDir), 0o755); err != nil {
+		return nil, err
+	}
+	baselines, boots, err := imagesStage(ctx, tmp, m, d, opt.Date.UTC(), opt)
 	if err != nil {
 		return nil, err
 	}
-	stage("images", fmt.Sprintf("%d images", len(m.Images)), t0)
+	stage("images", fmt.Sprintf("%d images, %d booted", len(m.Images), len(boots)), t0)
 
 	// 4. Security: scan against the advisories, exports, SBOMs.
 	t0 = time.Now()
@@ -220,7 +226,7 @@ func Cut(ctx context.Context, opt Options) (*Result, error) {
 	if err := m.readKernels(ctx, tmp, d, rcfg); err != nil {
 		return nil, err
 	}
-	m.Gates = runGates(bres, m, rcfg, baselines)
+	m.Gates = runGates(bres, m, rcfg, baselines, boots)
 	if err := os.MkdirAll(filepath.Join(tmp, ReportsDir), 0o755); err != nil {
 		return nil, err
 	}

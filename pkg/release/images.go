@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/keel-linux/keel/pkg/baseline"
+	"github.com/keel-linux/keel/pkg/boot"
 	"github.com/keel-linux/keel/pkg/distro"
 	"github.com/keel-linux/keel/pkg/image"
 	"github.com/keel-linux/keel/pkg/sbom"
@@ -20,28 +22,41 @@ const ImagesDir = "images"
 // imageBaselines are per-image baseline reports, for the gate.
 type imageBaselines map[string]*baseline.Report
 
-// imagesStage composes every image definition of the tree whose outputs
-// Keel can build today (containers) from the release's own signed
-// repository, checks each root against the baseline and writes its SBOMs.
-func imagesStage(ctx context.Context, dir string, m *Manifest, d *distro.Distro, date time.Time) (imageBaselines, error) {
+// bootResult is one bootable image's boot test.
+type bootResult struct {
+	Image   string            `json:"image"`
+	Disk    string            `json:"disk"`
+	OK      bool              `json:"ok"`
+	Reason  string            `json:"reason,omitempty"`
+	Seconds float64           `json:"seconds"`
+	Facts   map[string]string `json:"facts"`
+}
+
+// imagesStage composes every image definition of the tree from the
+// release's own signed repository: containers and bootable disks. Each root
+// is checked against the baseline and gets SBOMs; each bootable image is
+// booted under QEMU (Secure Boot when its UKI is signed) and its facts
+// asserted against its manifest.
+func imagesStage(ctx context.Context, dir string, m *Manifest, d *distro.Distro, date time.Time, opt Options) (imageBaselines, []bootResult, error) {
 	defs, err := image.List(filepath.Join(d.Dir, "images"))
 	if err != nil {
 		if os.IsNotExist(err) {
-			return nil, nil
+			return nil, nil, nil
 		}
-		return nil, err
+		return nil, nil, err
 	}
+	var boots []bootResult
 	reports := imageBaselines{}
 	po := scan.PurlOptions{Namespace: d.Config.Name, Distro: d.Config.Name + "-" + d.Config.Version}
 	for _, def := range defs {
-		if def.Kind != "container" {
-			continue // bootable outputs join the cut with the boot pipeline
-		}
 		def := def
 		policy := baseline.Policy{SetuidAllowed: def.Setuid} // the host kernel's sysctls rule a container
+		if def.Kind == "bootable" {
+			policy.Sysctl = baseline.DefaultPolicy().Sysctl
+		}
 		res, err := image.Build(ctx, image.Options{
 			Definition: def, Repos: []string{filepath.Join(dir, RepoDir)}, Out: filepath.Join(dir, ImagesDir),
-			SourceDateEpoch: date.Unix(),
+			SourceDateEpoch: date.Unix(), Key: opt.Key, SecureBootKey: opt.SecureBootKey, SecureBootCert: opt.SecureBootCert,
 			InspectRoot: func(root, stage string, im *image.Manifest) error {
 				rep, err := baseline.Check(root, policy)
 				if err != nil {
@@ -63,12 +78,90 @@ func imagesStage(ctx context.Context, dir string, m *Manifest, d *distro.Distro,
 			},
 		})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		m.Images = append(m.Images, ImageSummary{Name: def.Name, Format: def.Kind, Size: res.Manifest.Size,
-			File: filepath.ToSlash(filepath.Join(ImagesDir, def.Name, "manifest.json"))})
+		sum := ImageSummary{Name: def.Name, Format: def.Kind, Size: res.Manifest.Size,
+			File: filepath.ToSlash(filepath.Join(ImagesDir, def.Name, "manifest.json"))}
+		if def.Kind == "bootable" {
+			br, err := bootImage(ctx, dir, res, opt)
+			if err != nil {
+				return nil, nil, err
+			}
+			sum.BootSeconds = br.Seconds
+			boots = append(boots, br)
+		}
+		m.Images = append(m.Images, sum)
 	}
-	return reports, nil
+	return reports, boots, nil
+}
+
+// bootImage boots a bootable image's disk and asserts keel-init's facts.
+func bootImage(ctx context.Context, dir string, res *image.Result, opt Options) (bootResult, error) {
+	man := res.Manifest
+	br := bootResult{Image: man.Image, Facts: map[string]string{}}
+	if man.Boot == nil {
+		return br, fmt.Errorf("image %s: bootable but its manifest has no boot section", man.Image)
+	}
+	qemuFormat := map[string]string{"raw": "raw", "qcow2": "qcow2", "vhd": "vpc"}
+	var disk, format string
+	for _, want := range []string{"raw", "qcow2", "vhd"} {
+		for _, o := range man.Outputs {
+			if o.Format == want && disk == "" {
+				disk, format = filepath.Join(res.Dir, o.Path), qemuFormat[want]
+			}
+		}
+	}
+	if disk == "" {
+		return br, fmt.Errorf("image %s: no disk output to boot (raw, qcow2 or vhd)", man.Image)
+	}
+	br.Disk, _ = filepath.Rel(dir, disk)
+	variant := man.Image
+	if variant != "vm" && variant != "hwe" && variant != "guard" {
+		variant = ""
+	}
+	ex, err := boot.Expect(variant, man.Boot.KernelRelease)
+	if err != nil {
+		return br, err
+	}
+	if man.Boot.RootHash != "" {
+		ex = append(ex, boot.MustExpect("kernel.cmdline~=keel.roothash="+man.Boot.RootHash)...)
+	}
+	o := boot.Options{Disk: disk, DiskFormat: format, Firmware: boot.OVMF, Expect: ex, Timeout: 150 * time.Second}
+	if man.Boot.SecureBoot {
+		vars := filepath.Join(os.TempDir(), "keel-release-vars-"+man.Image+".fd")
+		defer os.Remove(vars)
+		if err := boot.EnrollVars(ctx, "", opt.SecureBootCert, vars); err != nil {
+			return br, fmt.Errorf("enrolling the Secure Boot certificate: %w", err)
+		}
+		o.Firmware, o.Vars = boot.OVMFSecureBoot, vars
+	}
+	r, err := boot.Run(ctx, o)
+	if err != nil {
+		return br, fmt.Errorf("booting %s: %w", man.Image, err)
+	}
+	br.OK, br.Reason, br.Seconds, br.Facts = r.OK, r.Reason, r.StatusAfter.Seconds(), r.Facts
+	if !r.OK {
+		_ = os.WriteFile(filepath.Join(dir, ReportsDir, "boot-"+man.Image+".console"), r.Console, 0o644)
+	}
+	return br, writeJSON(filepath.Join(dir, ReportsDir, "boot-"+man.Image+".json"), br)
+}
+
+func bootGate(boots []bootResult) GateResult {
+	g := GateResult{Name: "boot", Status: "pass"}
+	if len(boots) == 0 {
+		g.Status, g.Summary = "skipped", "no bootable image variants"
+		return g
+	}
+	var parts []string
+	for _, b := range boots {
+		if b.OK {
+			parts = append(parts, fmt.Sprintf("%s booted in %.1fs", b.Image, b.Seconds))
+		} else {
+			g.Failures = append(g.Failures, fmt.Sprintf("%s: did not boot: %s (console: reports/boot-%s.console)", b.Image, b.Reason, b.Image))
+		}
+	}
+	g.Summary = strings.Join(parts, "; ")
+	return g
 }
 
 func baselineGate(reports imageBaselines, m *Manifest) GateResult {
@@ -94,4 +187,4 @@ func baselineGate(reports imageBaselines, m *Manifest) GateResult {
 
 // sysctlNote: container images run on the host's kernel, so sysctl values
 // are checked for bootable images only.
-const sysctlNote = "; sysctl values apply to bootable images"
+const sysctlNote = "; sysctl values for bootable images"

@@ -42,7 +42,7 @@ func Snapshot(ctx context.Context, d *distro.Distro, cache string) (*Manifest, s
 		os.RemoveAll(tmp)
 		return nil, "", err
 	}
-	m.Gates = runGates(bres, m, rc, nil)
+	m.Gates = runGates(bres, m, rc, nil, nil)
 	m.sort()
 	return m, tmp, nil
 }
