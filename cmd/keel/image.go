@@ -14,6 +14,7 @@ import (
 	keeldistro "github.com/keel-linux/keel/distro"
 	"github.com/keel-linux/keel/pkg/image"
 	"github.com/keel-linux/keel/pkg/pgp"
+	"github.com/keel-linux/keel/pkg/uki"
 )
 
 // imageDefinition finds NAME in <distro>/images (./distro if present, else
@@ -79,6 +80,12 @@ func init() {
 					return fmt.Errorf("image build: loading the signing key: %w", err)
 				}
 				opt.Key = k
+				// The Secure Boot pair `keel keys init` keeps beside it, unless given.
+				if sbKey == "" && sbCert == "" {
+					if _, err := os.Stat(filepath.Join(dir, uki.SigningKeyFile)); err == nil {
+						opt.SecureBootKey, opt.SecureBootCert = filepath.Join(dir, uki.SigningKeyFile), filepath.Join(dir, uki.SigningCertFile)
+					}
+				}
 			}
 			if !globals.json {
 				opt.Progress = func(m string) { fmt.Fprintln(cmd.ErrOrStderr(), def.Name+":", m) }
@@ -105,7 +112,7 @@ func init() {
 	build.Flags().BoolVar(&rootOnly, "rootfs", false, "stop after composing the root filesystem (<out>/images/NAME/rootfs)")
 	build.Flags().StringArrayVar(&repos, "repo", nil, "repository directory (repeatable; default <out>/repo)")
 	build.Flags().StringVar(&keys, "keys", "", "key directory whose distro key signs verity root hashes (default $KEEL_KEYS or ~/.local/share/keel/keys)")
-	build.Flags().StringVar(&sbKey, "secureboot-key", "", "PEM private key that signs the UKI for Secure Boot (bootable images)")
+	build.Flags().StringVar(&sbKey, "secureboot-key", "", "PEM private key that signs the UKI for Secure Boot (default: secureboot.key in the key directory, if present)")
 	build.Flags().StringVar(&sbCert, "secureboot-cert", "", "PEM X.509 certificate for --secureboot-key")
 
 	list := &cobra.Command{
