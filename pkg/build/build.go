@@ -397,12 +397,9 @@ func (b *Builder) rpmbuild(ctx context.Context, s *Spec, key string, depRPMs []s
 		return err
 	}
 	defer logf.Close()
-	sde := s.ChangelogTime
-	if !b.opt.Distro.Config.SDE.FromChangelog {
-		sde = b.opt.Distro.Config.SDE.Fixed
-	}
-	if sde == 0 {
-		return fmt.Errorf("%s: no %%changelog entry to take SOURCE_DATE_EPOCH from; add one or set source_date_epoch in keel.yaml", s.Path)
+	sde, err := s.sourceDateEpoch(b.opt.Distro.Config.SDE, time.Now())
+	if err != nil {
+		return err
 	}
 	if err := b.fetch.Stage(ctx, s.Name, s.Dir(), s.manifest, filepath.Join(work, "SOURCES"), time.Unix(sde, 0).UTC()); err != nil {
 		return err

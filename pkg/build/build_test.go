@@ -305,3 +305,20 @@ func TestKill9(t *testing.T) {
 		t.Errorf("staging directories left behind: %v", left)
 	}
 }
+
+func TestSourceDateEpoch(t *testing.T) {
+	now := time.Date(2026, 11, 23, 6, 0, 0, 0, time.UTC)
+	noon := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC).Unix()
+	s := &Spec{Path: "x.spec", ChangelogTime: noon}
+	got, err := s.sourceDateEpoch(distro.SourceDateEpoch{FromChangelog: true}, now)
+	if err != nil || got != time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC).Unix() {
+		t.Errorf("today's entry: %d %v, want the day's start", got, err)
+	}
+	s.ChangelogTime = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC).Unix()
+	if _, err := s.sourceDateEpoch(distro.SourceDateEpoch{FromChangelog: true}, now); err == nil || !strings.Contains(err.Error(), "in the future") {
+		t.Errorf("tomorrow's entry: %v", err)
+	}
+	if got, _ := s.sourceDateEpoch(distro.SourceDateEpoch{Fixed: 42}, now); got != 42 {
+		t.Errorf("fixed: %d", got)
+	}
+}

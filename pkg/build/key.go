@@ -15,7 +15,7 @@ import (
 
 // keyVersion changes whenever the way keel builds changes in a way that
 // must invalidate every cached package.
-const keyVersion = "keel-build/5"
+const keyVersion = "keel-build/6"
 
 // toolchainID names the host tools a build runs with; a new compiler,
 // rpm or Go rebuilds everything.

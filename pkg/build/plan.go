@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/keel-linux/keel/pkg/distro"
 	"github.com/keel-linux/keel/pkg/graph"
@@ -37,6 +38,27 @@ func (s *Spec) EVR() string {
 		return s.Epoch + ":" + s.Version + "-" + s.Release
 	}
 	return s.Version + "-" + s.Release
+}
+
+// sourceDateEpoch is the package's SOURCE_DATE_EPOCH: the start (00:00
+// UTC) of its newest %changelog day, or keel.yaml's fixed value. rpm dates
+// a changelog entry at noon, but rpm only clamps file times that are newer
+// than SOURCE_DATE_EPOCH: an epoch later than the build would leave build
+// times in the package, so the day's start is used and a future date is
+// refused.
+func (s *Spec) sourceDateEpoch(cfg distro.SourceDateEpoch, now time.Time) (int64, error) {
+	if !cfg.FromChangelog {
+		return cfg.Fixed, nil
+	}
+	if s.ChangelogTime == 0 {
+		return 0, fmt.Errorf("%s: no %%changelog entry to take SOURCE_DATE_EPOCH from; add one or set source_date_epoch in keel.yaml", s.Path)
+	}
+	day := time.Unix(s.ChangelogTime, 0).UTC().Truncate(24 * time.Hour)
+	if day.After(now) {
+		return 0, fmt.Errorf("%s: the newest %%changelog entry is dated %s, in the future; reproducible builds need a SOURCE_DATE_EPOCH in the past",
+			s.Path, day.Format("2006-01-02"))
+	}
+	return day.Unix(), nil
 }
 
 // Dir is the spec's directory (its local sources).
