@@ -24,6 +24,7 @@ type Notes struct {
 	Removed  []PackageChange `json:"removed"`
 	Updated  []PackageChange `json:"updated"`
 	Kernels  []KernelChange  `json:"kernels"`
+	Images   []ImageChange   `json:"images"`
 	Fixed    []CVEFinding    `json:"cves_fixed"` // fixed in this release (affected or absent before), with evidence
 	Open     []CVEFinding    `json:"cves_open"`  // still open, with SLA state
 	Gates    []GateResult    `json:"gates"`
@@ -38,6 +39,17 @@ type PackageChange struct {
 	Source string `json:"source"`
 	Old    string `json:"old,omitempty"`
 	New    string `json:"new,omitempty"`
+}
+
+// ImageChange is one image's root size and boot time, with the previous
+// release's for comparison (0 = not in that release / not bootable).
+type ImageChange struct {
+	Name        string  `json:"name"`
+	Kind        string  `json:"kind"`
+	Size        int64   `json:"size"`
+	OldSize     int64   `json:"old_size,omitempty"`
+	BootSeconds float64 `json:"boot_seconds,omitempty"`
+	OldBoot     float64 `json:"old_boot_seconds,omitempty"`
 }
 
 // KernelChange is a kernel package and how its configuration moved.
@@ -106,6 +118,18 @@ func compareDirs(prevDir string, prev *Manifest, curDir string, cur *Manifest) *
 			}
 		}
 		n.Kernels = append(n.Kernels, kc)
+	}
+	n.Images = []ImageChange{}
+	oldImg := map[string]ImageSummary{}
+	if prev != nil {
+		for _, im := range prev.Images {
+			oldImg[im.Name] = im
+		}
+	}
+	for _, im := range cur.Images {
+		o := oldImg[im.Name]
+		n.Images = append(n.Images, ImageChange{Name: im.Name, Kind: im.Format, Size: im.Size, OldSize: o.Size,
+			BootSeconds: im.BootSeconds, OldBoot: o.BootSeconds})
 	}
 	n.Fixed, n.Open = []CVEFinding{}, []CVEFinding{}
 	if cur.CVEs != nil {
@@ -205,6 +229,23 @@ func (n *Notes) Markdown() string {
 			}
 		}
 	}
+	if len(n.Images) > 0 {
+		b.WriteString("\n## Images\n\n| image | kind | root size | boot (TCG) |\n|---|---|---|---|\n")
+		for _, im := range n.Images {
+			size := humanSize(im.Size)
+			if im.OldSize != 0 && im.OldSize != im.Size {
+				size = humanSize(im.OldSize) + " → " + size
+			}
+			bootS := "—"
+			if im.BootSeconds > 0 {
+				bootS = fmt.Sprintf("%.1f s", im.BootSeconds)
+				if im.OldBoot > 0 {
+					bootS = fmt.Sprintf("%.1f s → %.1f s", im.OldBoot, im.BootSeconds)
+				}
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", im.Name, im.Kind, size, bootS)
+		}
+	}
 	if len(n.Fixed) > 0 {
 		b.WriteString("\n## CVEs fixed\n\n| CVE | package | severity | fixed in | evidence |\n|---|---|---|---|---|\n")
 		for _, f := range n.Fixed {
@@ -259,8 +300,8 @@ th{background:#eef3f7}.pass{color:#17803d}.fail{color:#b3261e}.skipped,.waived{c
 <table id="cves"><tr><th>CVE</th><th>package</th><th>severity</th><th>status</th><th>SLA</th><th>fixed in</th></tr>
 {{range .CVEs.Findings}}<tr><td>{{.ID}}</td><td>{{.Package}}</td><td>{{.Severity}}</td><td>{{.Status}}</td><td>{{.SLA}}</td><td>{{.FixedIn}}</td></tr>{{end}}</table>
 {{else}}<p class="skipped">No CVE data: advisory matching is not part of this release's pipeline yet.</p>{{end}}
-{{if .Images}}<h2>Images</h2><table id="images"><tr><th>image</th><th>kind</th><th>root size</th><th>manifest</th></tr>
-{{range .Images}}<tr><td>{{.Name}}</td><td>{{.Format}}</td><td>{{size .Size}}</td><td><a href="{{.File}}">{{.File}}</a></td></tr>{{end}}</table>{{end}}
+{{if .Images}}<h2>Images</h2><table id="images"><tr><th>image</th><th>kind</th><th>root size</th><th>boot (TCG)</th><th>manifest</th></tr>
+{{range .Images}}<tr><td>{{.Name}}</td><td>{{.Format}}</td><td>{{size .Size}}</td><td>{{if .BootSeconds}}{{printf "%.1f s" .BootSeconds}}{{else}}—{{end}}</td><td><a href="{{.File}}">{{.File}}</a></td></tr>{{end}}</table>{{end}}
 <h2>Packages</h2><table id="packages"><tr><th>package</th><th>version</th><th>arch</th><th>source</th><th>size</th></tr>
 {{range .Packages}}<tr><td>{{.Name}}</td><td>{{.EVR}}</td><td>{{.Arch}}</td><td>{{.Source}}</td><td>{{size .Size}}</td></tr>{{end}}</table>
 </body></html>

@@ -175,7 +175,7 @@ func TestReleaseLifecycle(t *testing.T) {
 	}
 	md, _ := os.ReadFile(filepath.Join(r2.Dir, NotesMD))
 	for _, want := range []string{"alpha | noarch | alpha | 1.0-1.t1 → 1.1-1.t1", "`CONFIG_DM_VERITY`: m → y", "| hardening | pass |",
-		"## CVEs fixed", "| CVE-2099-0001 | alpha | High | 1.1-1.t1 |"} {
+		"## CVEs fixed", "| CVE-2099-0001 | alpha | High | 1.1-1.t1 |", "## Images", "| tiny | container |"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("notes.md lacks %q:\n%s", want, md)
 		}
