@@ -10,10 +10,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/keel-linux/keel/pkg/pgp"
@@ -103,27 +101,12 @@ func Index(ctx context.Context, opt IndexOptions) (*Result, error) {
 		}
 		todo = append(todo, i)
 	}
-	errs := make([]error, len(files))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	for _, i := range todo {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if ctx.Err() != nil {
-				errs[i] = ctx.Err()
-				return
-			}
-			all[i], errs[i] = indexOne(dir, files[i].href, files[i].fi)
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, fmt.Errorf("index: %w", err)
-		}
+	if err := forEach(ctx, len(todo), func(k int) (err error) {
+		i := todo[k]
+		all[i], err = indexOne(dir, files[i].href, files[i].fi)
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("index: %w", err)
 	}
 	seen := map[string]string{}
 	for _, p := range all {

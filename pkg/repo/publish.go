@@ -27,10 +27,8 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -198,27 +196,11 @@ func prepare(ctx context.Context, opt Options, stamp time.Time) ([]*input, error
 	srcs := append([]string(nil), opt.Packages...)
 	sort.Strings(srcs)
 	inputs := make([]*input, len(srcs))
-	errs := make([]error, len(srcs))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	for i, src := range srcs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if ctx.Err() != nil {
-				errs[i] = ctx.Err()
-				return
-			}
-			inputs[i], errs[i] = prepareOne(src, opt.Key, stamp)
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, fmt.Errorf("publish: %w", err)
-		}
+	if err := forEach(ctx, len(srcs), func(i int) (err error) {
+		inputs[i], err = prepareOne(srcs[i], opt.Key, stamp)
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("publish: %w", err)
 	}
 	seen := map[string]string{}
 	for _, in := range inputs {
@@ -342,27 +324,8 @@ func writePackages(ctx context.Context, dir string, ins []*input, stamp time.Tim
 	if len(ins) == 0 {
 		return nil
 	}
-	errs := make([]error, len(ins))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	for i, in := range ins {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if ctx.Err() != nil {
-				errs[i] = ctx.Err()
-				return
-			}
-			errs[i] = writePackage(dir, in, stamp)
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return fmt.Errorf("publish: %w", err)
-		}
+	if err := forEach(ctx, len(ins), func(i int) error { return writePackage(dir, ins[i], stamp) }); err != nil {
+		return fmt.Errorf("publish: %w", err)
 	}
 	return nil // made durable by writeGeneration's syncfs
 }
