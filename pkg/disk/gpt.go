@@ -15,9 +15,10 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"unicode/utf16"
+
+	"github.com/google/renameio/v2"
 )
 
 const (
@@ -298,24 +299,13 @@ func (l *Layout) gpt() (primary, backup []byte) {
 // writeAtomic fills a temp file next to dst, fsyncs it and renames it over
 // dst; on error nothing is left behind.
 func writeAtomic(dst string, fill func(*os.File) error) error {
-	f, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp*")
+	pf, err := renameio.NewPendingFile(dst, renameio.WithStaticPermissions(0o644))
 	if err != nil {
 		return err
 	}
-	defer os.Remove(f.Name())
-	if err := fill(f); err != nil {
-		f.Close()
+	defer pf.Cleanup() // no-op once replaced
+	if err := fill(pf.File); err != nil {
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), dst)
+	return pf.CloseAtomicallyReplace()
 }

@@ -24,6 +24,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/google/renameio/v2"
 	"github.com/keel-linux/keel/pkg/cpio"
 )
 
@@ -218,24 +219,13 @@ func WriteFile(ctx context.Context, o Options, dst string) error {
 }
 
 func writeAtomic(dst string, fill func(io.Writer) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp*")
+	pf, err := renameio.NewPendingFile(dst, renameio.WithStaticPermissions(0o644))
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	if err := fill(tmp); err != nil {
-		tmp.Close()
+	defer pf.Cleanup() // no-op once replaced
+	if err := fill(pf); err != nil {
 		return err
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), dst)
+	return pf.CloseAtomicallyReplace()
 }
