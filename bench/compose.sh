@@ -17,7 +17,7 @@ mkdir -p "$work/empty" "$work/home"
 # Debian's rpm keeps %_dbpath in ~/.rpmdb; point dnf's rpm at the standard place.
 echo '%_dbpath /usr/lib/sysimage/rpm' > "$work/home/.rpmmacros"
 now() { date +%s.%N; }
-kt=0; dt=0; n=0; dn=0
+kt=0; dt=0; n=0; dn=0; ks=(); ds=()
 for i in $(seq "$ROUNDS"); do
   t0=$(now)
   SOURCE_DATE_EPOCH=1700000000 "$KEEL" image build "$work/bench.yaml" --repo "$work/repo" --out "$work/keel$i" --rootfs --json > "$work/keel.json"
@@ -27,9 +27,13 @@ for i in $(seq "$ROUNDS"); do
     install bench-all > "$work/dnf.txt" 2>&1
   t2=$(now)
   kt=$(echo "$kt + $t1 - $t0" | bc -l); dt=$(echo "$dt + $t2 - $t1" | bc -l)
+  ks+=("$(echo "$t1 - $t0" | bc -l)"); ds+=("$(echo "$t2 - $t1" | bc -l)")
   n=$(grep -o '"name":' "$work/keel.json" | wc -l)
   dn=$(rpm --root "$work/dnf$i" --dbpath /usr/lib/sysimage/rpm -qa | wc -l)
   [ -n "${KEEP:-}" ] || rm -rf "$work/keel$i" "$work/dnf$i" "$work/dnfcache$i"
 done
-printf 'compose: keel image build --rootfs (%s packages): %.3f s; dnf --installroot install (%s packages): %.3f s; dnf/keel %.1fx\n' \
-  "$n" "$(echo "$kt / $ROUNDS" | bc -l)" "$dn" "$(echo "$dt / $ROUNDS" | bc -l)" "$(echo "$dt / $kt" | bc -l)"
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+km=$(median "${ks[@]}"); dm=$(median "${ds[@]}")
+printf 'compose: keel image build --rootfs (%s packages): %.3f s; dnf --installroot install (%s packages): %.3f s; dnf/keel %.1fx (medians %.3f s / %.3f s: %.1fx; load %s)\n' \
+  "$n" "$(echo "$kt / $ROUNDS" | bc -l)" "$dn" "$(echo "$dt / $ROUNDS" | bc -l)" "$(echo "$dt / $kt" | bc -l)" \
+  "$km" "$dm" "$(echo "$dm / $km" | bc -l)" "$(cut -d' ' -f1-3 /proc/loadavg)"

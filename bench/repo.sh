@@ -14,24 +14,24 @@ rpms=$cache/rpms
 extra=$(ls "$cache"/extra/*.rpm)
 work=$(mktemp -d /dev/shm/keel-bench-repo.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-(cd "$here" && go build -o "$work/keel" ./cmd/keel)
+(cd "$here" && CGO_ENABLED=0 go build -trimpath -o "$work/keel" ./cmd/keel) # as make build does
 keel=$work/keel
 export KEEL_KEYS=$work/keys SOURCE_DATE_EPOCH=1700000000
 "$keel" keys init >/dev/null
 
-# t NAME CMD...: append "wall-s cpu-s" of one run to $work/NAME. CPU is
-# perf's task-clock (all threads, ms precision): on a shared, loaded 2-core
+# t NAME CMD...: append "wall-s cpu-s" of one run to $work/NAME. Wall is
+# perf's duration_time (the command's own run, without perf's start-up,
+# which on a loaded machine added ~60 ms to every run and swamped the short
+# ones); CPU is perf's task-clock (all threads): on a shared, loaded 2-core
 # machine it is the steadier of the two.
 t() {
   local name=$1; shift
-  local s e
-  s=$(date +%s%N)
-  perf stat -x, -e task-clock -o "$work/.t" "$@" >/dev/null 2>&1
-  e=$(date +%s%N)
-  awk -F, -v w=$(( (e - s) / 1000000 )) '$3 == "task-clock" || $3 ~ /task-clock/ {printf "%.3f %.4f\n", w/1000, $1/1000}' "$work/.t" >> "$work/$name"
+  perf stat -x, -e task-clock,duration_time -o "$work/.t" "$@" >/dev/null 2>&1
+  awk -F, '$3 ~ /task-clock/ {c = $1 / 1000} $3 ~ /duration_time/ {w = $1 / 1e9} END {printf "%.4f %.4f\n", w, c}' "$work/.t" >> "$work/$name"
 }
 median() { sort -n -k"$2" "$work/$1" | awk -v k="$2" '{a[NR]=$k} END {print a[int((NR+1)/2)]}'; }
 
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 for r in $(seq 1 "$rounds"); do
   c=$work/r$r-crc k=$work/r$r-keel g=$work/r$r-keelgz p=$work/r$r-pub
   for d in "$c" "$k" "$g"; do mkdir -p "$d"; cp "$rpms"/*.rpm "$d/"; done
@@ -61,6 +61,7 @@ done
 
 n=$(ls "$rpms"/*.rpm | wc -l)
 echo "repository benchmark: $n packages, $rounds alternating rounds, medians (wall s / cpu s), $(nproc) cores"
+echo "load average at start: $load0, at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 for x in crc-cold keel-cold keelgz-cold keel-publish-cold crc-update keel-update keel-publish-update; do
   printf "  %-20s %6s s  %6s s cpu\n" "$x" "$(median $x 1)" "$(median $x 2)"
 done

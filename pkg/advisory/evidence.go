@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/keel-linux/keel/pkg/osv"
@@ -38,7 +39,7 @@ type SpecEvidence struct {
 	ByCVE   map[string][]Evidence
 }
 
-var cveRE = regexp.MustCompile(`CVE-[0-9]{4}-[0-9]{4,}`)
+var cveRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`CVE-[0-9]{4}-[0-9]{4,}`) }) // compiled on first use, not at keel start-up
 
 // SpecOptions configure evidence collection.
 type SpecOptions struct {
@@ -71,7 +72,7 @@ func EvidenceFromSpec(ctx context.Context, specPath string, opt SpecOptions) (*S
 	return collectEvidence(specPath, s.Name, s.EVR(), patches, raw)
 }
 
-var patchTagRE = regexp.MustCompile(`^(?i)patch([0-9]*)\s*:`)
+var patchTagRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(?i)patch([0-9]*)\s*:`) }) // compiled on first use, not at keel start-up
 
 // collectEvidence attributes CVE evidence to the spec's EVR: patches whose
 // file name names a CVE (their line found in the raw spec), %changelog lines
@@ -97,12 +98,12 @@ func collectEvidence(specPath, name, evr string, patches map[int]string, raw []b
 			continue
 		}
 		if inChangelog {
-			for _, c := range uniq(cveRE.FindAllString(t, -1)) {
+			for _, c := range uniq(cveRE().FindAllString(t, -1)) {
 				add(c, Evidence{Kind: EvidenceChangelog, File: base, Line: i + 1, Text: t})
 			}
 			continue
 		}
-		m := patchTagRE.FindStringSubmatch(t)
+		m := patchTagRE().FindStringSubmatch(t)
 		if m == nil {
 			continue
 		}
@@ -112,7 +113,7 @@ func collectEvidence(specPath, name, evr string, patches map[int]string, raw []b
 		}
 		// Only the patch file's own name counts: its expanded name from
 		// pkg/spec, so %{name}-CVE-... style names work too.
-		for _, c := range uniq(cveRE.FindAllString(filepath.Base(patches[num]), -1)) {
+		for _, c := range uniq(cveRE().FindAllString(filepath.Base(patches[num]), -1)) {
 			add(c, Evidence{Kind: EvidencePatch, File: base, Line: i + 1, Text: t})
 		}
 	}
@@ -122,7 +123,7 @@ func collectEvidence(specPath, name, evr string, patches map[int]string, raw []b
 	}
 	sort.Strings(nopatch)
 	for _, f := range nopatch {
-		c := cveRE.FindString(filepath.Base(f))
+		c := cveRE().FindString(filepath.Base(f))
 		if c == "" || filepath.Base(f) != c+".nopatch" {
 			return nil, fmt.Errorf("%s: expected a name CVE-YYYY-NNNN.nopatch", f)
 		}

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/keel-linux/keel/pkg/osv"
@@ -19,7 +20,7 @@ type OVALImport struct {
 	Ecosystem string // "Azure Linux:3.0"
 }
 
-var ovalDefNum = regexp.MustCompile(`:def:([0-9]+)$`)
+var ovalDefNum = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`:def:([0-9]+)$`) }) // compiled on first use, not at keel start-up
 
 // FromOVAL converts vulnerability definitions of the shape Azure Linux
 // publishes (one CVE, one rpminfo test on a package, evr "less than" the
@@ -68,7 +69,7 @@ func FromOVAL(d *oval.Definitions, opt OVALImport) ([]*Advisory, []Skip) {
 			}
 			fixed = st.EVR.Text
 		}
-		m := ovalDefNum.FindStringSubmatch(def.ID)
+		m := ovalDefNum().FindStringSubmatch(def.ID)
 		if m == nil {
 			skip("definition id has no number")
 			continue

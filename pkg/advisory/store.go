@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/renameio/v2"
@@ -23,12 +24,12 @@ import (
 // Keel Linux's own records are source "keel" under distro/advisories/.
 type Store struct{ Root string }
 
-var safeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+~^-]*$`)
+var safeName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+~^-]*$`) }) // compiled on first use, not at keel start-up
 
 // Path is where a record lives.
 func (s Store) Path(a *Advisory) (string, error) {
 	for _, part := range []string{a.Keel.Source, a.Keel.Package, a.OSV.ID} {
-		if !safeName.MatchString(part) || strings.Contains(part, "..") {
+		if !safeName().MatchString(part) || strings.Contains(part, "..") {
 			return "", fmt.Errorf("advisory %q: %q is not a safe path component", a.OSV.ID, part)
 		}
 	}

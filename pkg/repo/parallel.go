@@ -10,6 +10,12 @@ import (
 // error of the lowest index that failed (so errors do not depend on
 // scheduling); once ctx is done, remaining items fail with its error.
 func forEach(ctx context.Context, n int, f func(i int) error) error {
+	if n == 1 { // the usual update: no goroutine to hand over to and wait for
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return f(0)
+	}
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))

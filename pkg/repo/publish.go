@@ -117,13 +117,19 @@ func Publish(ctx context.Context, opt Options) (*Result, error) {
 
 	// Existing metadata, if any, is the base of the update.
 	var existing []*repodata.Package
-	var prev *repodata.State
-	if st, err := repodata.ReadState(dir); err == nil {
-		existing, prev = st.Packages, st
-	} else if !errors.Is(err, repodata.ErrNoRepo) {
+	var files []rpmFile
+	prev, err := repodata.ReadState(dir)
+	switch {
+	case err == nil:
+		existing = prev.Packages
+		if files, err = listRPMs(dir); err != nil {
+			return nil, fmt.Errorf("publish: %w", err)
+		}
+	case errors.Is(err, repodata.ErrNoRepo):
+		prev = nil
+	default:
 		return nil, fmt.Errorf("publish: reading the current repository: %w", err)
 	}
-
 	progress(fmt.Sprintf("read the current repository: %d packages", len(existing)))
 	inputs, err := prepare(ctx, opt, stamp)
 	if err != nil {
@@ -131,11 +137,20 @@ func Publish(ctx context.Context, opt Options) (*Result, error) {
 	}
 	progress(fmt.Sprintf("checked and signed %d packages", len(inputs)))
 	res := &Result{}
+	onDisk := make(map[string]rpmFile, len(files))
+	for _, f := range files {
+		onDisk[f.href] = f
+	}
 	byNEVRA := map[string]*repodata.Package{}
 	var keep []*repodata.Package
 	for _, p := range existing {
-		fi, err := os.Stat(filepath.Join(dir, filepath.FromSlash(p.Href)))
-		if err != nil || fi.Size() != p.Size || fi.ModTime().Unix() != p.Mtime {
+		f, ok := onDisk[p.Href]
+		if !ok { // not a plain file under the tree (a symlink, say): as it resolves
+			if fi, err := os.Stat(filepath.Join(dir, filepath.FromSlash(p.Href))); err == nil {
+				f, ok = rpmFile{p.Href, fi.Size(), fi.ModTime().Unix()}, true
+			}
+		}
+		if !ok || f.size != p.Size || f.mtime != p.Mtime {
 			// Gone or changed behind our back: drop it; verify reports such repos.
 			continue
 		}
@@ -410,21 +425,17 @@ func writeGeneration(dir string, pkgs []*repodata.Package, opt Options, stamp ti
 	// The files the previous repomd.xml names stay reachable through the new
 	// link (only those: older ones must not pile up generation after generation).
 	prevGen, _ := currentGeneration(dir)
-	if prevGen != "" {
-		if raw, err := os.ReadFile(filepath.Join(dir, metaDir, prevGen, "repomd.xml")); err == nil {
-			if old, err := repodata.ParseRepomd(raw); err == nil {
-				for _, r := range old.Records {
-					n := path.Base(r.Href)
-					if !strings.HasPrefix(r.Href, "repodata/") || strings.HasPrefix(n, ".") || n == "repomd.xml" {
-						continue
-					}
-					if _, err := os.Lstat(filepath.Join(tmp, n)); err == nil {
-						continue
-					}
-					if err := os.Link(filepath.Join(dir, metaDir, prevGen, n), filepath.Join(tmp, n)); err != nil && !errors.Is(err, os.ErrNotExist) {
-						return "", fmt.Errorf("publish: keeping old metadata %s: %w", n, err)
-					}
-				}
+	if old := prevRepomd(dir, prevGen, prev); prevGen != "" && old != nil {
+		for _, r := range old.Records {
+			n := path.Base(r.Href)
+			if !strings.HasPrefix(r.Href, "repodata/") || strings.HasPrefix(n, ".") || n == "repomd.xml" {
+				continue
+			}
+			if _, err := os.Lstat(filepath.Join(tmp, n)); err == nil {
+				continue
+			}
+			if err := os.Link(filepath.Join(dir, metaDir, prevGen, n), filepath.Join(tmp, n)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return "", fmt.Errorf("publish: keeping old metadata %s: %w", n, err)
 			}
 		}
 	}
@@ -459,6 +470,26 @@ func writeGeneration(dir string, pkgs []*repodata.Package, opt Options, stamp ti
 	}
 	prune(dir, gen, prevGen)
 	return gen, nil
+}
+
+// prevRepomd is the repomd.xml of generation prevGen: the one the update
+// read (the repository is locked since), or read again.
+func prevRepomd(dir, prevGen string, prev *repodata.State) *repodata.Repomd {
+	if prevGen == "" {
+		return nil
+	}
+	if prev != nil && prev.Repomd != nil {
+		return prev.Repomd
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, metaDir, prevGen, "repomd.xml"))
+	if err != nil {
+		return nil
+	}
+	old, err := repodata.ParseRepomd(raw)
+	if err != nil {
+		return nil
+	}
+	return old
 }
 
 // currentGeneration is the generation repodata points at ("" for none).

@@ -5,19 +5,20 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
 	"os"
-	"path"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/ulikunitz/xz"
+	"golang.org/x/sys/unix"
 
 	"github.com/keel-linux/keel/pkg/rpm"
 )
@@ -53,21 +54,25 @@ type WriteOptions struct {
 }
 
 // SortPackages orders packages by name, arch, EVR and href so output does
-// not depend on input order.
+// not depend on input order. An update's list is mostly in order already:
+// checking that first costs one pass.
 func SortPackages(pkgs []*Package) {
-	sort.SliceStable(pkgs, func(i, j int) bool {
-		a, b := pkgs[i], pkgs[j]
-		if a.Name != b.Name {
-			return a.Name < b.Name
-		}
-		if a.Arch != b.Arch {
-			return a.Arch < b.Arch
-		}
-		if c := rpm.Compare(a.EVR, b.EVR); c != 0 {
-			return c < 0
-		}
-		return a.Href < b.Href
-	})
+	if !slices.IsSortedFunc(pkgs, comparePackages) {
+		slices.SortStableFunc(pkgs, comparePackages)
+	}
+}
+
+func comparePackages(a, b *Package) int {
+	if c := strings.Compare(a.Name, b.Name); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Arch, b.Arch); c != 0 {
+		return c
+	}
+	if c := rpm.Compare(a.EVR, b.EVR); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Href, b.Href)
 }
 
 // WriteMetadata writes primary, filelists and other for pkgs into dir (the
@@ -88,16 +93,15 @@ func WriteMetadata(dir string, pkgs []*Package, opt WriteOptions) (*Repomd, erro
 	SortPackages(pkgs)
 	zst := opt.Compression == Zstd || opt.Compression == ""
 	bounds := chunkBounds(pkgs)
-	ids := make([][32]byte, len(bounds))
 	reuse := make([]*stateChunk, len(bounds))
 	var need []*Package
 	start := 0
 	for ci, end := range bounds {
 		members := pkgs[start:end]
-		ids[ci] = chunkID(members)
-		if zst && opt.Previous != nil && opt.Previous.chunks[ids[ci]] != nil {
-			reuse[ci] = opt.Previous.chunks[ids[ci]]
-		} else {
+		if zst && opt.Previous != nil {
+			reuse[ci] = reusable(members)
+		}
+		if reuse[ci] == nil {
 			for _, p := range members {
 				if p.Primary == nil || p.Filelists == nil || p.Other == nil {
 					need = append(need, p)
@@ -123,46 +127,76 @@ func WriteMetadata(dir string, pkgs []*Package, opt WriteOptions) (*Repomd, erro
 		{"filelists", "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<filelists xmlns=\"" + NSFilelists + "\" packages=\"" + n + "\">\n", "</filelists>\n", func(p *Package) []byte { return p.Filelists }},
 		{"other", "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<otherdata xmlns=\"" + NSOther + "\" packages=\"" + n + "\">\n", "</otherdata>\n", func(p *Package) []byte { return p.Other }},
 	}
+	// pieces[i]: file i's head, one piece per chunk, tail; raw XML except
+	// the re-used chunks' frames (isFrame).
+	pieces := make([][][]byte, len(kinds))
+	isFrame := make([][]bool, len(kinds))
+	for i, k := range kinds {
+		ps := append(make([][]byte, 0, len(bounds)+2), []byte(k.head))
+		fr := append(make([]bool, 0, len(bounds)+2), false)
+		start := 0
+		for ci, end := range bounds {
+			if reuse[ci] != nil {
+				ps, fr = append(ps, reuse[ci].frames[i]), append(fr, true)
+			} else {
+				n := 0
+				for _, p := range pkgs[start:end] {
+					n += len(k.frag(p))
+				}
+				c := make([]byte, 0, n)
+				for _, p := range pkgs[start:end] {
+					c = append(c, k.frag(p)...)
+				}
+				ps, fr = append(ps, c), append(fr, false)
+			}
+			start = end
+		}
+		pieces[i], isFrame[i] = append(ps, []byte(k.tail)), append(fr, false)
+	}
 	recs := make([]Record, len(kinds))
 	frameLens := make([][]int, len(kinds))
-	errs := make([]error, len(kinds))
-	var wg sync.WaitGroup
-	for i, k := range kinds {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			pieces := make([][]byte, 0, len(bounds)+2)
-			pieces = append(pieces, []byte(k.head))
-			compressed := make([]bool, 0, len(bounds)+2)
-			compressed = append(compressed, false)
-			start := 0
-			for ci, end := range bounds {
-				if reuse[ci] != nil {
-					pieces = append(pieces, reuse[ci].frames[i])
-					compressed = append(compressed, true)
-				} else {
-					var c []byte
-					for _, p := range pkgs[start:end] {
-						c = append(c, k.frag(p)...)
-					}
-					pieces = append(pieces, c)
-					compressed = append(compressed, false)
+	if zst {
+		// Compress every new frame of the three files in one batch (an
+		// update: a handful of frames, one encoder), then write the files.
+		var raw [][]byte
+		for i := range pieces {
+			for j, p := range pieces[i] {
+				if !isFrame[i][j] {
+					raw = append(raw, p)
 				}
-				start = end
 			}
-			pieces = append(pieces, []byte(k.tail))
-			compressed = append(compressed, false)
-			recs[i], frameLens[i], errs[i] = writeOne(dir, k.typ, ext, opt, pieces, compressed)
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
+		}
+		enc := encodeFrames(raw)
+		for i := range pieces {
+			for j := range pieces[i] {
+				if !isFrame[i][j] {
+					pieces[i][j], enc = enc[0], enc[1:]
+				}
+			}
+			lens := make([]int, len(pieces[i]))
+			for j, p := range pieces[i] {
+				lens[j] = len(p)
+			}
+			frameLens[i] = lens
+			if recs[i], err = writeOne(dir, kinds[i].typ, ext, opt, pieces[i]); err != nil {
+				return nil, err
+			}
+		}
+		if err := writeState(dir, recs, pkgs, bounds, frameLens, reuse); err != nil {
 			return nil, err
 		}
-	}
-	if zst {
-		if err := writeState(dir, recs, pkgs, bounds, ids, frameLens); err != nil {
+	} else {
+		errs := make([]error, len(kinds))
+		var wg sync.WaitGroup
+		for i, k := range kinds {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				recs[i], errs[i] = writeOne(dir, k.typ, ext, opt, pieces[i])
+			}()
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
 			return nil, err
 		}
 	}
@@ -179,62 +213,92 @@ func (c *countHash) Write(p []byte) (int, error) {
 	return c.h.Write(p)
 }
 
-// writeOne writes one metadata file from pieces (compressed[i]: piece i is
-// already a zstd frame). For zstd it returns each frame's length.
-func writeOne(dir, typ, ext string, opt WriteOptions, pieces [][]byte, compressed []bool) (Record, []int, error) {
+// writeOne writes one metadata file from pieces: zstd frames as they are,
+// else compressed as one stream.
+func writeOne(dir, typ, ext string, opt WriteOptions, pieces [][]byte) (Record, error) {
 	tmp, err := os.CreateTemp(dir, ".tmp-"+typ+"-*")
 	if err != nil {
-		return Record{}, nil, fmt.Errorf("writing %s: %w", typ, err)
+		return Record{}, fmt.Errorf("writing %s: %w", typ, err)
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
 	stored := &countHash{h: sha256.New()}
-	fileW := bufio.NewWriterSize(io.MultiWriter(tmp, stored), 256<<10)
-	var lens []int
-	switch opt.Compression {
-	case Zstd, "":
-		lens = make([]int, len(pieces))
-		for i, p := range pieces {
-			f := p
-			if !compressed[i] {
-				f = encoder().EncodeAll(p, nil)
-			}
-			lens[i] = len(f)
-			fileW.Write(f)
+	if ext == ".zst" {
+		// Frames go out as they are, in one writev: no copy, no buffer.
+		for _, p := range pieces {
+			stored.Write(p)
 		}
-	default:
+		if err := writev(tmp, pieces); err != nil {
+			return Record{}, fmt.Errorf("writing %s: %w", typ, err)
+		}
+	} else {
+		fileW := bufio.NewWriterSize(io.MultiWriter(tmp, stored), 256<<10)
 		var cw io.WriteCloser = nopWriteCloser{fileW}
 		if opt.Compression == Gzip {
 			cw, _ = gzip.NewWriterLevel(fileW, gzip.DefaultCompression)
 		}
 		for _, p := range pieces {
 			if _, err := cw.Write(p); err != nil {
-				return Record{}, nil, fmt.Errorf("writing %s: %w", typ, err)
+				return Record{}, fmt.Errorf("writing %s: %w", typ, err)
 			}
 		}
 		if err := cw.Close(); err != nil {
-			return Record{}, nil, fmt.Errorf("compressing %s: %w", typ, err)
+			return Record{}, fmt.Errorf("compressing %s: %w", typ, err)
 		}
-	}
-	if err := fileW.Flush(); err != nil {
-		return Record{}, nil, fmt.Errorf("writing %s: %w", typ, err)
+		if err := fileW.Flush(); err != nil {
+			return Record{}, fmt.Errorf("writing %s: %w", typ, err)
+		}
 	}
 	if !opt.NoSync {
 		if err := tmp.Sync(); err != nil {
-			return Record{}, nil, fmt.Errorf("syncing %s: %w", typ, err)
+			return Record{}, fmt.Errorf("syncing %s: %w", typ, err)
 		}
 	}
 	sum := hex.EncodeToString(stored.h.Sum(nil))
 	name := sum + "-" + typ + ".xml" + ext
 	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return Record{}, nil, err
+		return Record{}, err
 	}
 	if err := os.Rename(tmp.Name(), filepath.Join(dir, name)); err != nil {
-		return Record{}, nil, fmt.Errorf("writing %s: %w", typ, err)
+		return Record{}, fmt.Errorf("writing %s: %w", typ, err)
 	}
 	// No open-checksum: it would mean decompressing and hashing every chunk
 	// on each update, and dnf/librepo check the stored checksum, not this.
-	return Record{Type: typ, Href: "repodata/" + name, Checksum: sum, Size: stored.n, Timestamp: opt.Timestamp}, lens, nil
+	return Record{Type: typ, Href: "repodata/" + name, Checksum: sum, Size: stored.n, Timestamp: opt.Timestamp}, nil
+}
+
+// writev writes pieces to f in as few system calls as the kernel allows
+// (at most 1024 pieces a call, short writes continued).
+func writev(f *os.File, pieces [][]byte) error {
+	rest := make([][]byte, 0, len(pieces))
+	for _, p := range pieces {
+		if len(p) > 0 {
+			rest = append(rest, p)
+		}
+	}
+	fd := int(f.Fd())
+	for len(rest) > 0 {
+		n, err := unix.Writev(fd, rest[:min(len(rest), 1024)])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return &os.PathError{Op: "write", Path: f.Name(), Err: err}
+		}
+		if n == 0 {
+			return io.ErrShortWrite
+		}
+		for n > 0 {
+			if n >= len(rest[0]) {
+				n -= len(rest[0])
+				rest = rest[1:]
+			} else {
+				rest[0] = rest[0][n:]
+				n = 0
+			}
+		}
+	}
+	return nil
 }
 
 type nopWriteCloser struct{ io.Writer }
@@ -292,13 +356,19 @@ func checkOpen(rec *Record, out []byte) ([]byte, error) {
 	return out, nil
 }
 
-// validHref accepts only clean relative paths inside the repository.
+// validHref accepts only clean relative paths inside the repository:
+// path.Clean would not change them, and no part is "..". One pass, no
+// allocation: an update checks every package's.
 func validHref(h string) bool {
-	if h == "" || strings.HasPrefix(h, "/") || strings.Contains(h, "\\") || strings.Contains(h, "://") {
+	if h == "" || strings.Contains(h, "\\") || strings.Contains(h, "://") {
 		return false
 	}
-	c := path.Clean(h)
-	return c == h && c != ".." && !strings.HasPrefix(c, "../")
+	for seg := range strings.SplitSeq(h, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return true
 }
 
 // ValidHref reports whether href is a clean path inside the repository.

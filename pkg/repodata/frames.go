@@ -3,6 +3,8 @@ package repodata
 import (
 	"encoding/binary"
 	"fmt"
+	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
@@ -24,32 +26,62 @@ func chunkEnd(p *Package) bool {
 	return len(p.PkgID) >= 2 && (p.PkgID[0] == '0') && p.PkgID[1] < '8'
 }
 
+// Encoders are made on first use: an update that re-uses every chunk never
+// pays for them. SpeedFastest: its one 256 KiB table is cheap to fault in
+// for the few frames an update compresses (the default level's 1.25 MiB of
+// tables per encoder cost more than the compression itself), and the files
+// are still a fifth of the XML.
 var (
-	encOnce, decOnce sync.Once
-	enc              *zstd.Encoder
-	dec              *zstd.Decoder
+	// soloEncoder has one encoder state, so frames compressed one after
+	// another touch one set of tables (EncodeAll rotates through states).
+	soloEncoder = sync.OnceValue(func() *zstd.Encoder { return newEncoder(1) })
+	// parEncoder has one state per core for a full index.
+	parEncoder = sync.OnceValue(func() *zstd.Encoder { return newEncoder(runtime.GOMAXPROCS(0)) })
+	decoder    = sync.OnceValue(func() *zstd.Decoder {
+		d, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(4<<30), zstd.WithDecoderLowmem(true))
+		return d
+	})
 )
 
-// coders returns the shared encoder and decoder (EncodeAll/DecodeAll are
-// safe for concurrent use), made on first use: an update that re-uses every
-// chunk never pays for them.
-func coders() (*zstd.Encoder, *zstd.Decoder) {
-	return encoder(), decoder()
+func newEncoder(n int) *zstd.Encoder {
+	e, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(n),
+		zstd.WithWindowSize(1<<20), zstd.WithZeroFrames(true), zstd.WithLowerEncoderMem(true))
+	return e
 }
 
-func encoder() *zstd.Encoder {
-	encOnce.Do(func() {
-		enc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(3), // one per metadata file
-			zstd.WithWindowSize(1<<20), zstd.WithZeroFrames(true), zstd.WithLowerEncoderMem(true))
-	})
-	return enc
-}
+// parallelFrames is where compressing on every core starts to pay for the
+// extra encoder states and threads.
+const parallelFrames = 12
 
-func decoder() *zstd.Decoder {
-	decOnce.Do(func() {
-		dec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(4<<30), zstd.WithDecoderLowmem(true))
-	})
-	return dec
+// encodeFrames compresses each raw piece into its own frame. The output
+// does not depend on which encoder state compressed a frame.
+func encodeFrames(raw [][]byte) [][]byte {
+	out := make([][]byte, len(raw))
+	if len(raw) < parallelFrames {
+		e := soloEncoder()
+		for i, r := range raw {
+			out[i] = e.EncodeAll(r, nil)
+		}
+		return out
+	}
+	e := parEncoder()
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				out[i] = e.EncodeAll(raw[i], nil)
+			}
+		}()
+	}
+	for i := range raw {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return out
 }
 
 // splitFrames cuts a zstd stream into its frames (skippable frames included
@@ -153,6 +185,12 @@ func decodeFrames(b []byte, sizeHint int64) ([]byte, error) {
 	for _, f := range parts {
 		if binary.LittleEndian.Uint32(f)&0xFFFFFFF0 == 0x184D2A50 {
 			continue
+		}
+		// Room for the frame first, growing geometrically: DecodeAll
+		// alone would copy everything decoded so far for every frame.
+		var h zstd.Header
+		if h.Decode(f) == nil && h.HasFCS && h.FrameContentSize < 1<<26 {
+			out = slices.Grow(out, int(h.FrameContentSize))
 		}
 		out, err = d.DecodeAll(f, out)
 		if err != nil {

@@ -37,7 +37,6 @@ type Package struct {
 	Other     []byte // <package pkgid=…>…</package>
 
 	chunk *stateChunk // where ReadState found it (fragments loaded on demand)
-	pos   int
 }
 
 // NEVRA identifies the package regardless of file name.

@@ -113,7 +113,9 @@ func parsePackages(data [3][]byte) ([]*Package, error) {
 }
 
 // split cuts a metadata document into its <package …>…</package> elements
-// (which never nest), each ending with a newline.
+// (which never nest), each ending with a newline. The fragments share the
+// document's memory where it has that newline (capacity capped: appending
+// to one copies).
 func split(doc []byte, what string) ([][]byte, error) {
 	var out [][]byte
 	rest := doc
@@ -135,7 +137,11 @@ func split(doc []byte, what string) ([][]byte, error) {
 		if hasOpenTag(frag[len(open):]) {
 			return nil, fmt.Errorf("%s.xml: nested <package> at byte %d", what, len(doc)-len(rest)+i)
 		}
-		out = append(out, append(append([]byte(nil), frag...), '\n'))
+		if n := i + k + len(end); n < len(rest) && rest[n] == '\n' {
+			out = append(out, rest[i:n+1:n+1]) // no copy: the document stays, read-only
+		} else {
+			out = append(out, append(append(make([]byte, 0, len(frag)+1), frag...), '\n'))
+		}
 		rest = rest[i+k+len(end):]
 	}
 	return out, nil

@@ -225,7 +225,7 @@ func TestIncrementalIsReproducible(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(st.chunks) == 0 || st.Packages[0].Primary != nil {
+	if st.chunks == 0 || st.Packages[0].Primary != nil {
 		t.Fatal("state file not used")
 	}
 	opt.Previous = st
@@ -304,7 +304,7 @@ func FuzzSplitPrimary(f *testing.F) {
 }
 
 func FuzzDecodeFrames(f *testing.F) {
-	e, _ := coders()
+	e := soloEncoder()
 	f.Add(append(e.EncodeAll([]byte("head"), nil), e.EncodeAll([]byte("body"), nil)...))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		decodeFrames(b, int64(len(b)))
@@ -361,4 +361,45 @@ func FuzzReadState(f *testing.F) {
 		}
 		st.load(need)
 	})
+}
+
+// TestWritev writes more pieces than one writev call takes (and empty ones).
+func TestWritev(t *testing.T) {
+	var pieces [][]byte
+	var want []byte
+	for i := range 3000 {
+		p := []byte(fmt.Sprintf("piece %d;", i))
+		if i%7 == 0 {
+			p = nil
+		}
+		pieces = append(pieces, p)
+		want = append(want, p...)
+	}
+	f, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := writev(f, pieces); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(f.Name())
+	if !bytes.Equal(got, want) {
+		t.Fatalf("wrote %d bytes, want %d", len(got), len(want))
+	}
+	if len(pieces[1]) == 0 {
+		t.Fatal("writev changed its argument")
+	}
+}
+
+func TestValidHref(t *testing.T) {
+	for h, want := range map[string]bool{
+		"a.rpm": true, "Packages/k/keel-1.0-1.noarch.rpm": true, "repodata/x-primary.xml.zst": true, "..a/b..": true,
+		"": false, "/etc/passwd": false, "../x": false, "..": false, "a/../b": false, "a//b": false, "a/": false,
+		"./a": false, "a/./b": false, "a/..": false, `a\b`: false, "http://x/a.rpm": false, ".": false,
+	} {
+		if got := validHref(h); got != want {
+			t.Errorf("validHref(%q) = %v, want %v", h, got, want)
+		}
+	}
 }

@@ -3,8 +3,11 @@ package repodata
 import (
 	"bytes"
 	"encoding/xml"
+	"errors"
 	"fmt"
+	"io"
 	"strconv"
+	"strings"
 )
 
 // Record is one <data> entry of repomd.xml.
@@ -62,47 +65,118 @@ func (r *Repomd) Marshal() []byte {
 	return b.Bytes()
 }
 
-type xmlRepomd struct {
-	XMLName  xml.Name `xml:"repomd"`
-	Revision string   `xml:"revision"`
-	Data     []struct {
-		Type     string `xml:"type,attr"`
-		Checksum struct {
-			Type  string `xml:"type,attr"`
-			Value string `xml:",chardata"`
-		} `xml:"checksum"`
-		OpenChecksum struct {
-			Type  string `xml:"type,attr"`
-			Value string `xml:",chardata"`
-		} `xml:"open-checksum"`
-		Location struct {
-			Href string `xml:"href,attr"`
-		} `xml:"location"`
-		Timestamp int64 `xml:"timestamp"`
-		Size      int64 `xml:"size"`
-		OpenSize  int64 `xml:"open-size"`
-	} `xml:"data"`
+// ParseRepomd parses repomd.xml. Only sha256 checksums are accepted: Keel
+// never writes weaker ones and refuses to trust them. It walks the tokens
+// instead of unmarshalling into structs: reflection's first use was a
+// tenth of a one-package update.
+func ParseRepomd(data []byte) (*Repomd, error) {
+	d := xml.NewDecoder(bytes.NewReader(data))
+	r := &Repomd{}
+	var (
+		depth int
+		cur   *Record
+		field string // element inside <data> (or "revision") whose text is collected
+		text  []byte
+		ctype string // type attribute of the current checksum
+	)
+	attr := func(e xml.StartElement, name string) string {
+		for _, a := range e.Attr {
+			if a.Name.Local == name {
+				return a.Value
+			}
+		}
+		return ""
+	}
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			if err == io.EOF {
+				err = errors.New("no <repomd> element")
+			}
+			return nil, fmt.Errorf("repomd.xml: %w", err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			depth++
+			switch {
+			case depth == 1 && t.Name.Local != "repomd":
+				return nil, fmt.Errorf("repomd.xml: root element <%s>, want <repomd>", t.Name.Local)
+			case depth == 2 && t.Name.Local == "revision":
+				field, text = "revision", text[:0]
+			case depth == 2 && t.Name.Local == "data":
+				cur = &Record{Type: attr(t, "type")}
+			case depth == 3 && cur != nil:
+				field, text = t.Name.Local, text[:0]
+				switch field {
+				case "checksum":
+					ctype = attr(t, "type")
+				case "location":
+					cur.Href = attr(t, "href")
+				}
+			}
+		case xml.CharData:
+			if field != "" {
+				text = append(text, t...)
+			}
+		case xml.EndElement:
+			switch {
+			case depth == 1:
+				return r, nil // anything after the root element is not read
+			case depth == 2 && field == "revision":
+				r.Revision = string(text)
+			case depth == 2 && cur != nil:
+				if err := checkRecord(cur, ctype, len(r.Records)+1); err != nil {
+					return nil, err
+				}
+				r.Records = append(r.Records, *cur)
+				cur, ctype = nil, ""
+			case depth == 3 && cur != nil:
+				if err := setField(cur, field, text); err != nil {
+					return nil, fmt.Errorf("repomd.xml: data entry %d: %w", len(r.Records)+1, err)
+				}
+			}
+			if depth <= 3 {
+				field = ""
+			}
+			depth--
+		}
+	}
 }
 
-// ParseRepomd parses repomd.xml. Only sha256 checksums are accepted: Keel
-// never writes weaker ones and refuses to trust them.
-func ParseRepomd(data []byte) (*Repomd, error) {
-	var x xmlRepomd
-	if err := xml.NewDecoder(bytes.NewReader(data)).Decode(&x); err != nil {
-		return nil, fmt.Errorf("repomd.xml: %w", err)
-	}
-	r := &Repomd{Revision: x.Revision}
-	for i, d := range x.Data {
-		if d.Type == "" || d.Location.Href == "" {
-			return nil, fmt.Errorf("repomd.xml: data entry %d: missing type or location", i+1)
+func setField(r *Record, field string, text []byte) error {
+	num := func() (int64, error) {
+		s := strings.TrimSpace(string(text))
+		if s == "" {
+			return 0, nil
 		}
-		if d.Checksum.Type != "sha256" || len(d.Checksum.Value) != 64 {
-			return nil, fmt.Errorf("repomd.xml: %s: checksum type %q, want sha256", d.Type, d.Checksum.Type)
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("<%s>: %w", field, err)
 		}
-		r.Records = append(r.Records, Record{
-			Type: d.Type, Href: d.Location.Href, Checksum: d.Checksum.Value, OpenChecksum: d.OpenChecksum.Value,
-			Size: d.Size, OpenSize: d.OpenSize, Timestamp: d.Timestamp,
-		})
+		return v, nil
 	}
-	return r, nil
+	var err error
+	switch field {
+	case "checksum":
+		r.Checksum = string(text)
+	case "open-checksum":
+		r.OpenChecksum = string(text)
+	case "timestamp":
+		r.Timestamp, err = num()
+	case "size":
+		r.Size, err = num()
+	case "open-size":
+		r.OpenSize, err = num()
+	}
+	return err
+}
+
+func checkRecord(d *Record, ctype string, n int) error {
+	if d.Type == "" || d.Href == "" {
+		return fmt.Errorf("repomd.xml: data entry %d: missing type or location", n)
+	}
+	if ctype != "sha256" || len(d.Checksum) != 64 {
+		return fmt.Errorf("repomd.xml: %s: checksum type %q, want sha256", d.Type, ctype)
+	}
+	return nil
 }

@@ -1,35 +1,46 @@
 package repodata
 
 import (
-	"bytes"
+	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-
-	"github.com/keel-linux/keel/pkg/rpm"
 )
 
 // StateFile sits next to repomd.xml: for each zstd chunk, its frames'
 // places in the three files and its packages' identities. It is a cache:
 // when missing or inconsistent, ReadState decompresses the metadata instead.
+//
+// Format (one record a line, tab-separated; strings raw unless they hold a
+// tab, newline, quote, backslash or control byte, then Go-quoted):
+//
+//	keel-repodata-state 2
+//	file	primary	<href>          (then filelists, other)
+//	chunk	<packages>	<offset>	<length>	… (one pair per file)
+//	pkg	<pkgid>	<size>	<mtime>	<epoch>	<name>	<version>	<release>	<arch>	<href>
 const StateFile = ".keel-state"
 
-const stateMagic = "keel-repodata-state 1"
+const stateMagic = "keel-repodata-state 2"
 
 // State is the previous metadata as an update needs it.
 type State struct {
+	Repomd   *Repomd    // the repomd.xml read
 	Packages []*Package // fragments loaded lazily
-	chunks   map[[32]byte]*stateChunk
+	chunks   int
 }
 
+// stateChunk is a run of packages whose XML sits, compressed, in one frame
+// of each metadata file.
 type stateChunk struct {
 	frames  [3][]byte // compressed primary, filelists, other frames
 	members []*Package
+	lines   string // the members' pkg lines in the state file, copied as they are when the chunk is re-used
 	loaded  bool
 }
 
@@ -46,28 +57,56 @@ func chunkBounds(pkgs []*Package) []int {
 	return bounds
 }
 
-// chunkID identifies a chunk by everything its XML depends on: the package
-// files (pkgid) and where and when they are stored.
-func chunkID(members []*Package) [32]byte {
-	var b []byte
-	for _, p := range members {
-		b = append(b, p.PkgID...)
-		b = append(b, 0)
-		b = append(b, p.Href...)
-		b = append(b, 0)
-		b = strconv.AppendInt(b, p.Mtime, 10)
-		b = append(b, 0)
-		b = strconv.AppendInt(b, p.Size, 10)
-		b = append(b, '\n')
+// reusable returns the previous chunk whose frames hold exactly members'
+// XML, or nil. The members must be the very packages ReadState returned for
+// it, in order: a chunk's XML depends on nothing else (file checksum, place,
+// size and mtime are what made those packages unchanged).
+func reusable(members []*Package) *stateChunk {
+	c := members[0].chunk
+	if c == nil || len(c.members) != len(members) {
+		return nil
 	}
-	return sha256.Sum256(b)
+	for i, m := range members {
+		if c.members[i] != m {
+			return nil
+		}
+	}
+	return c
 }
 
-func writeState(dir string, recs []Record, pkgs []*Package, bounds []int, ids [][32]byte, lens [][]int) error {
-	var b bytes.Buffer
-	b.WriteString(stateMagic + "\n")
+// appendField appends s as a state field.
+func appendField(b []byte, s string) []byte {
+	b = append(b, '\t')
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c == 0x7f {
+			return strconv.AppendQuote(b, s)
+		}
+	}
+	return append(b, s...)
+}
+
+func parseField(f string) (string, bool) {
+	if strings.HasPrefix(f, `"`) {
+		s, err := strconv.Unquote(f)
+		return s, err == nil
+	}
+	return f, true
+}
+
+func writeState(dir string, recs []Record, pkgs []*Package, bounds []int, lens [][]int, reuse []*stateChunk) error {
+	f, err := os.Create(filepath.Join(dir, StateFile))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	// Lines are formatted in place in a small buffer (fresh memory costs
+	// more than the write calls): each starts from AvailableBuffer.
+	w := bufio.NewWriterSize(f, 32<<10)
+	w.WriteString(stateMagic + "\n")
 	for _, r := range recs {
-		fmt.Fprintf(&b, "file\t%s\t%s\n", r.Type, strconv.Quote(r.Href))
+		b := append(w.AvailableBuffer(), "file"...)
+		b = appendField(appendField(b, r.Type), r.Href)
+		w.Write(append(b, '\n'))
 	}
 	offs := make([]int, len(recs))
 	for i := range recs {
@@ -75,27 +114,35 @@ func writeState(dir string, recs []Record, pkgs []*Package, bounds []int, ids []
 	}
 	start := 0
 	for ci, end := range bounds {
-		fmt.Fprintf(&b, "chunk\t%x\t%d", ids[ci], end-start)
+		b := strconv.AppendInt(append(w.AvailableBuffer(), "chunk\t"...), int64(end-start), 10)
 		for i := range recs {
 			l := lens[i][ci+1]
-			fmt.Fprintf(&b, "\t%d\t%d", offs[i], l)
+			b = strconv.AppendInt(append(b, '\t'), int64(offs[i]), 10)
+			b = strconv.AppendInt(append(b, '\t'), int64(l), 10)
 			offs[i] += l
 		}
-		b.WriteByte('\n')
+		w.Write(append(b, '\n'))
+		if reuse[ci] != nil {
+			w.WriteString(reuse[ci].lines)
+			start = end
+			continue
+		}
 		for _, p := range pkgs[start:end] {
-			l := append(b.AvailableBuffer(), "pkg\t"...)
-			l = append(l, p.PkgID...)
+			b := append(append(w.AvailableBuffer(), "pkg\t"...), p.PkgID...)
 			for _, n := range []int64{p.Size, p.Mtime, int64(p.EVR.Epoch)} {
-				l = strconv.AppendInt(append(l, '\t'), n, 10)
+				b = strconv.AppendInt(append(b, '\t'), n, 10)
 			}
 			for _, s := range []string{p.Name, p.EVR.Version, p.EVR.Release, p.Arch, p.Href} {
-				l = strconv.AppendQuote(append(l, '\t'), s)
+				b = appendField(b, s)
 			}
-			b.Write(append(l, '\n'))
+			w.Write(append(b, '\n'))
 		}
 		start = end
 	}
-	return os.WriteFile(filepath.Join(dir, StateFile), b.Bytes(), 0o644)
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // ReadState reads the current metadata of repoDir for an update: from the
@@ -107,35 +154,86 @@ func ReadState(repoDir string) (*State, error) {
 		return nil, err
 	}
 	if st, err := readStateFile(repoDir, md); err == nil {
+		st.Repomd = md
 		return st, nil
 	}
 	pkgs, err := ReadPackages(repoDir, md)
 	if err != nil {
 		return nil, err
 	}
-	return &State{Packages: pkgs}, nil
+	return &State{Repomd: md, Packages: pkgs}, nil
 }
 
 var errStale = errors.New("state file does not match repomd.xml")
 
+// readString reads a file into a string without holding it twice (as
+// os.ReadFile and a conversion would).
+func readString(name string) (string, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	var sb strings.Builder
+	sb.Grow(int(min(fi.Size(), 1<<30)))
+	buf := make([]byte, 16<<10)
+	for {
+		n, err := f.Read(buf)
+		sb.Write(buf[:n])
+		if err == io.EOF {
+			return sb.String(), nil
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+}
+
+// nextField cuts the text up to the next tab (or the end) off *s.
+func nextField(s *string) string {
+	i := strings.IndexByte(*s, '\t')
+	if i < 0 {
+		f := *s
+		*s = ""
+		return f
+	}
+	f := (*s)[:i]
+	*s = (*s)[i+1:]
+	return f
+}
+
 func readStateFile(repoDir string, md *Repomd) (*State, error) {
-	raw, err := os.ReadFile(filepath.Join(repoDir, "repodata", StateFile))
+	// One string for the whole file: every field below is a substring of
+	// it, so parsing allocates nothing per field.
+	text, err := readString(filepath.Join(repoDir, "repodata", StateFile))
 	if err != nil {
 		return nil, err
 	}
-	lines := strings.Split(strings.TrimSuffix(string(raw), "\n"), "\n")
-	if len(lines) < 4 || lines[0] != stateMagic {
+	line := func() (string, bool) {
+		i := strings.IndexByte(text, '\n')
+		if i < 0 {
+			return "", false
+		}
+		l := text[:i]
+		text = text[i+1:]
+		return l, true
+	}
+	if l, ok := line(); !ok || l != stateMagic {
 		return nil, errStale
 	}
 	var files [3][]byte
 	for i, typ := range []string{"primary", "filelists", "other"} {
-		f := strings.Split(lines[1+i], "\t")
-		rec := md.Record(typ)
-		if len(f) != 3 || f[0] != "file" || f[1] != typ || rec == nil {
+		l, ok := line()
+		if !ok || nextField(&l) != "file" || nextField(&l) != typ {
 			return nil, errStale
 		}
-		href, err := strconv.Unquote(f[2])
-		if err != nil || href != rec.Href || !strings.HasSuffix(href, ".zst") || !validHref(href) {
+		href, ok := parseField(nextField(&l))
+		rec := md.Record(typ)
+		if !ok || l != "" || rec == nil || href != rec.Href || !strings.HasSuffix(href, ".zst") || !validHref(href) {
 			return nil, errStale
 		}
 		b, err := os.ReadFile(filepath.Join(repoDir, filepath.FromSlash(href)))
@@ -147,67 +245,85 @@ func readStateFile(repoDir string, md *Repomd) (*State, error) {
 		}
 		files[i] = b
 	}
-	st := &State{chunks: map[[32]byte]*stateChunk{}}
+	n := strings.Count(text, "\npkg\t")
+	st := &State{Packages: make([]*Package, 0, n)}
+	all := make([]Package, n) // one allocation for every package
 	var cur *stateChunk
 	want := 0
-	for _, l := range lines[4:] {
-		f := strings.Split(l, "\t")
-		switch {
-		case len(f) == 9 && f[0] == "chunk":
-			if cur != nil && len(cur.members) != want {
+	// end closes the current chunk: its pkg lines are body[from:upTo].
+	body, from := text, 0
+	end := func(upTo int) bool {
+		if cur == nil {
+			return true
+		}
+		cur.lines = body[from:upTo]
+		return len(cur.members) == want
+	}
+	num := func(f string) (int64, bool) {
+		v, err := strconv.ParseInt(f, 10, 64)
+		return v, err == nil
+	}
+	for text != "" {
+		at := len(body) - len(text)
+		l, ok := line()
+		if !ok {
+			return nil, errStale
+		}
+		switch nextField(&l) {
+		case "chunk":
+			if !end(at) {
 				return nil, errStale
 			}
 			cur = &stateChunk{}
-			n, err := strconv.Atoi(f[2])
-			if err != nil || n <= 0 {
+			from = len(body) - len(text)
+			v, ok := num(nextField(&l))
+			if !ok || v <= 0 || v > maxChunk {
 				return nil, errStale
 			}
-			want = n
+			want = int(v)
+			cur.members = make([]*Package, 0, want)
 			for i := range 3 {
-				off, err1 := strconv.Atoi(f[3+2*i])
-				ln, err2 := strconv.Atoi(f[4+2*i])
-				if err1 != nil || err2 != nil || off < 0 || ln <= 0 || off+ln > len(files[i]) {
+				off, ok1 := num(nextField(&l))
+				ln, ok2 := num(nextField(&l))
+				if !ok1 || !ok2 || off < 0 || ln <= 0 || off+ln > int64(len(files[i])) {
 					return nil, errStale
 				}
 				cur.frames[i] = files[i][off : off+ln : off+ln]
 			}
-			var id [32]byte
-			if b, err := hex.DecodeString(f[1]); err != nil || len(b) != 32 {
-				return nil, errStale
-			} else {
-				copy(id[:], b)
-			}
-			st.chunks[id] = cur
-		case len(f) == 10 && f[0] == "pkg" && cur != nil:
-			p := &Package{PkgID: f[1], chunk: cur, pos: len(cur.members)}
-			var errs [6]error
-			p.Size, errs[0] = strconv.ParseInt(f[2], 10, 64)
-			p.Mtime, errs[1] = strconv.ParseInt(f[3], 10, 64)
-			ep, err := strconv.Atoi(f[4])
-			p.Name, errs[2] = strconv.Unquote(f[5])
-			var ver, rel string
-			ver, errs[3] = strconv.Unquote(f[6])
-			rel, errs[4] = strconv.Unquote(f[7])
-			p.Arch, errs[5] = strconv.Unquote(f[8])
-			href, herr := strconv.Unquote(f[9])
-			if err != nil || herr != nil || errors.Join(errs[:]...) != nil || !validHref(href) {
+			if l != "" {
 				return nil, errStale
 			}
-			p.Href = href
-			p.EVR = rpm.EVR{Epoch: ep, Version: ver, Release: rel}
+			st.chunks++
+		case "pkg":
+			if cur == nil || len(cur.members) >= want || len(st.Packages) >= len(all) {
+				return nil, errStale
+			}
+			p := &all[len(st.Packages)]
+			*p = Package{PkgID: nextField(&l), chunk: cur}
+			var ok [8]bool
+			p.Size, ok[0] = num(nextField(&l))
+			p.Mtime, ok[1] = num(nextField(&l))
+			ep, ok2 := num(nextField(&l))
+			p.EVR.Epoch = int(ep)
+			p.Name, ok[2] = parseField(nextField(&l))
+			p.EVR.Version, ok[3] = parseField(nextField(&l))
+			p.EVR.Release, ok[4] = parseField(nextField(&l))
+			p.Arch, ok[5] = parseField(nextField(&l))
+			p.Href, ok[6] = parseField(nextField(&l))
+			ok[7] = ok2 && l == "" && len(p.PkgID) == 64 && validHref(p.Href) && ep >= 0 && ep <= 1<<31-1
+			for _, b := range ok {
+				if !b {
+					return nil, errStale
+				}
+			}
 			cur.members = append(cur.members, p)
 			st.Packages = append(st.Packages, p)
 		default:
 			return nil, errStale
 		}
 	}
-	if cur == nil || len(cur.members) != want {
+	if cur == nil || !end(len(body)) || len(st.Packages) != len(all) {
 		return nil, errStale
-	}
-	for id, c := range st.chunks {
-		if chunkID(c.members) != id {
-			return nil, errStale
-		}
 	}
 	return st, nil
 }

@@ -93,6 +93,18 @@ func TestResolve(t *testing.T) {
 		{"explains the chain", func(t *testing.T) []*Package {
 			return []*Package{pkg(t, "app-1-1", "R:hello"), pkg(t, "hello-1-1", "R:libc.so.6(GLIBC_2.34)(64bit)")}
 		}, []string{"app"}, "app requires hello, hello requires libc.so.6(GLIBC_2.34)(64bit): nothing provides it"},
+		{"unless without else is libsolv's a-and-not-b", func(t *testing.T) []*Package {
+			return []*Package{pkg(t, "app-1-1", "R:(a unless b)"), pkg(t, "a-1-1"), pkg(t, "b-1-1")}
+		}, []string{"app", "b"}, "app requires (a unless b): it cannot hold with b-1-1.x86_64 installed"},
+		{"best: the newest candidate or nothing", func(t *testing.T) []*Package {
+			return []*Package{pkg(t, "app-1-1"), pkg(t, "app-2-1", "R:missing")}
+		}, []string{"app"}, "app requires missing: nothing provides it"},
+		{"a choice is undone when the alternative gets in anyway", func(t *testing.T) []*Package {
+			// libsolv decides app's (a or b) first (a: name order), then
+			// c's requirement pulls b in; minimisation drops a.
+			return []*Package{pkg(t, "app-1-1", "R:(a or b)", "R:v"), pkg(t, "a-1-1"), pkg(t, "b-1-1"),
+				pkg(t, "c-1-1", "P:v", "R:b"), pkg(t, "d-1-1", "P:v", "R:b")}
+		}, []string{"app"}, "app-1-1.x86_64 b-1-1.x86_64 c-1-1.x86_64"},
 		{"conflict explained", func(t *testing.T) []*Package {
 			return []*Package{pkg(t, "a-1-1", "C:b"), pkg(t, "b-1-1")}
 		}, []string{"a", "b"}, "request b: a-1-1.x86_64 conflicts with b provided by b-1-1.x86_64"},
@@ -117,6 +129,17 @@ func TestResolve(t *testing.T) {
 				t.Errorf("got %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestNoBest(t *testing.T) {
+	pool, err := NewPool([]*Package{pkg(t, "app-1-1"), pkg(t, "app-2-1", "R:missing")}, "x86_64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := pool.Resolve(Request{Install: []string{"app"}, NoBest: true})
+	if err != nil || len(res.Packages) != 1 || res.Packages[0].NEVRA() != "app-1-1.x86_64" {
+		t.Fatalf("best=False should fall back to app-1: %v %v", res, err)
 	}
 }
 
@@ -163,5 +186,36 @@ func FuzzFilelist(f *testing.F) {
 	f.Add([]byte(`<package pkgid="x" name="a" arch="noarch"><version epoch="0" ver="1" rel="1"/><file>/usr/bin/a</file><file type="dir">/usr/share/a</file></package>`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		filelist(b)
+	})
+}
+
+// FuzzRichRules resolves a request whose only package requires and
+// conflicts with a fuzzed rich dependency over a few candidates: the CNF
+// conversion and the solver must neither panic nor hang.
+func FuzzRichRules(f *testing.F) {
+	for _, s := range []string{"(a or b)", "(a if b else c)", "((a and b) or (c and d))", "(a unless b else (c with d))",
+		"((a or b) and (c or d) and (e if a))", "(a without b)"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ParseDep(rpm.Dependency{Name: s})
+		if err != nil || d.Op == "" {
+			return
+		}
+		pkgs := []*Package{
+			{Name: "app", Arch: "noarch", EVR: rpm.MustEVR("1-1"), Requires: []rpm.Dependency{{Name: s}}, Conflicts: []rpm.Dependency{{Name: s}}},
+			{Name: "a", Arch: "noarch", EVR: rpm.MustEVR("1-1"), Provides: []rpm.Dependency{{Name: "d"}}},
+			{Name: "b", Arch: "noarch", EVR: rpm.MustEVR("1-1"), Obsoletes: []rpm.Dependency{{Name: "c"}}},
+			{Name: "c", Arch: "noarch", EVR: rpm.MustEVR("1-1"), Requires: []rpm.Dependency{{Name: "(a or e)"}}},
+			{Name: "e", Arch: "noarch", EVR: rpm.MustEVR("1-1"), Conflicts: []rpm.Dependency{{Name: "a"}}},
+		}
+		pool, err := NewPool(pkgs, "x86_64")
+		if err != nil {
+			return
+		}
+		for _, noBest := range []bool{false, true} {
+			pool.Resolve(Request{Install: []string{"app"}, NoBest: noBest})
+			pool.Resolve(Request{Install: []string{"app", "b", "c"}, NoBest: noBest})
+		}
 	})
 }

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
 
@@ -147,7 +148,9 @@ func Write(root string, blobs [][]byte) error {
 }
 
 func write(path string, blobs [][]byte) error {
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(DELETE)&_pragma=synchronous(OFF)")
+	// A fresh file renamed into place needs no rollback journal while it
+	// is written; journal_mode is set back to DELETE (rpm's) at the end.
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(OFF)&_pragma=synchronous(OFF)")
 	if err != nil {
 		return err
 	}
@@ -158,68 +161,83 @@ func write(path string, blobs [][]byte) error {
 		return err
 	}
 	defer tx.Rollback()
-	exec := func(q string, args ...any) error {
-		if _, err := tx.Exec(q, args...); err != nil {
-			return fmt.Errorf("%s: %w", q, err)
-		}
-		return nil
-	}
-	if err := exec("CREATE TABLE 'Packages' (hnum INTEGER PRIMARY KEY AUTOINCREMENT,blob BLOB NOT NULL)"); err != nil {
-		return err
-	}
+	// Tables first, indexes once the rows are in (cheaper than keeping
+	// them up to date row by row); each group is one Exec.
+	tables := []string{"CREATE TABLE 'Packages' (hnum INTEGER PRIMARY KEY AUTOINCREMENT,blob BLOB NOT NULL)"}
+	var idxs []string
 	for _, ix := range indexes {
 		kt := "TEXT"
 		if ix.blob {
 			kt = "BLOB"
 		}
-		if err := exec(fmt.Sprintf("CREATE TABLE '%s' (key '%s' NOT NULL, hnum INTEGER NOT NULL, idx INTEGER NOT NULL, FOREIGN KEY (hnum) REFERENCES 'Packages'(hnum))", ix.table, kt)); err != nil {
-			return err
-		}
+		tables = append(tables, fmt.Sprintf("CREATE TABLE '%s' (key '%s' NOT NULL, hnum INTEGER NOT NULL, idx INTEGER NOT NULL, FOREIGN KEY (hnum) REFERENCES 'Packages'(hnum))", ix.table, kt))
 		if ix.key {
-			if err := exec(fmt.Sprintf("CREATE INDEX '%s_key_idx' ON '%s'(key ASC)", ix.table, ix.table)); err != nil {
-				return err
-			}
+			idxs = append(idxs, fmt.Sprintf("CREATE INDEX '%s_key_idx' ON '%s'(key ASC)", ix.table, ix.table))
 		}
 		if ix.hnum {
-			if err := exec(fmt.Sprintf("CREATE INDEX '%s_hnum_idx' ON '%s'(hnum ASC)", ix.table, ix.table)); err != nil {
-				return err
-			}
+			idxs = append(idxs, fmt.Sprintf("CREATE INDEX '%s_hnum_idx' ON '%s'(hnum ASC)", ix.table, ix.table))
 		}
 	}
-	ins, err := tx.Prepare("INSERT INTO Packages (hnum, blob) VALUES (?, ?)")
-	if err != nil {
-		return err
+	if _, err := tx.Exec(strings.Join(tables, ";\n")); err != nil {
+		return fmt.Errorf("creating tables: %w", err)
 	}
-	defer ins.Close()
-	stmts := make([]*sql.Stmt, len(indexes))
-	for i, ix := range indexes {
-		if stmts[i], err = tx.Prepare(fmt.Sprintf("INSERT INTO '%s' (key, hnum, idx) VALUES (?, ?, ?)", ix.table)); err != nil {
-			return err
-		}
-		defer stmts[i].Close()
-	}
+	// Rows are inserted many per statement: the sqlite driver parses the
+	// SQL again on every Exec, which cost more than the inserts themselves.
+	pkgRows := make([]any, 0, 2*len(blobs))
+	rows := make([][]any, len(indexes))
 	for i, b := range blobs {
 		hnum := i + 1
 		h, err := rpm.ParseHeaderBlob(b)
 		if err != nil {
 			return fmt.Errorf("package %d: %w", hnum, err)
 		}
-		if _, err := ins.Exec(hnum, b); err != nil {
-			return err
-		}
+		pkgRows = append(pkgRows, hnum, b)
 		for j, ix := range indexes {
 			for _, k := range keys(h, ix.tag) {
-				if _, err := stmts[j].Exec(k.key, hnum, k.idx); err != nil {
-					return fmt.Errorf("%s: %w", ix.table, err)
-				}
+				rows[j] = append(rows[j], k.key, hnum, k.idx)
 			}
 		}
+	}
+	if err := insertRows(tx, "Packages", "hnum, blob", 2, pkgRows); err != nil {
+		return err
+	}
+	for j, ix := range indexes {
+		if err := insertRows(tx, ix.table, "key, hnum, idx", 3, rows[j]); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.Exec(strings.Join(idxs, ";\n")); err != nil {
+		return fmt.Errorf("creating indexes: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return err
 	}
 	_, err = db.Exec("PRAGMA journal_mode=DELETE")
 	return err
+}
+
+// insertRows inserts args (cols values per row) into table in order, in
+// statements of at most 64 rows (the driver binds parameters in time
+// quadratic in their number).
+func insertRows(tx *sql.Tx, table, columns string, cols int, args []any) error {
+	const batch = 64
+	for len(args) > 0 {
+		n := min(len(args)/cols, batch)
+		var q strings.Builder
+		fmt.Fprintf(&q, "INSERT INTO '%s' (%s) VALUES ", table, columns)
+		row := "(?" + strings.Repeat(", ?", cols-1) + ")"
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString(row)
+		}
+		if _, err := tx.Exec(q.String(), args[:n*cols]...); err != nil {
+			return fmt.Errorf("%s: %w", table, err)
+		}
+		args = args[n*cols:]
+	}
+	return nil
 }
 
 type key struct {

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	spdxjson "github.com/spdx/tools-golang/json"
@@ -51,10 +52,10 @@ type Document struct {
 	Relations []Relationship
 }
 
-var idUnsafe = regexp.MustCompile(`[^A-Za-z0-9.-]`)
+var idUnsafe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^A-Za-z0-9.-]`) }) // compiled on first use, not at keel start-up
 
 func elementID(kind string, parts ...string) common.ElementID {
-	return common.ElementID(kind + "-" + idUnsafe.ReplaceAllString(strings.Join(parts, "-"), "-"))
+	return common.ElementID(kind + "-" + idUnsafe().ReplaceAllString(strings.Join(parts, "-"), "-"))
 }
 
 // Build turns a Document into a tools-golang SPDX 2.3 document. Output is

@@ -6,10 +6,10 @@ import (
 )
 
 // Random returns n interrelated package specs from a fixed seed: plain,
-// versioned, virtual and file dependencies, rich ones (or, if/else,
+// versioned, virtual and file dependencies, rich ones (or, and, if/else,
 // unless, with, without), alternatives with several providers, packages
-// in two versions, obsoletes and conflicts.
-func Random(seed int64, n int) []Spec { return random(seed, n, 11, true) }
+// in two versions, recommends, obsoletes and conflicts.
+func Random(seed int64, n int) []Spec { return random(seed, n, 14, true) }
 
 // RandomSimple is Random without conditional rich dependencies, obsoletes
 // and conflicts: plain, versioned, virtual, file and "or" dependencies.
@@ -63,8 +63,21 @@ func random(seed int64, n, kinds int, clashes bool) []Spec {
 						d = "(" + a + " unless " + b + ")"
 					case 10:
 						d = fmt.Sprintf("(virt%d without %s)", r.Intn(nVirt), a)
+					case 11:
+						d = "(" + a + " and " + b + ")"
+					case 12:
+						d = "(" + a + " or (" + b + " and " + c + "))"
+					case 13:
+						d = a + " < 2.0"
 					}
 					s.Requires = append(s.Requires, d)
+				}
+			}
+			if clashes && r.Intn(8) == 0 && i+1 < n {
+				if r.Intn(2) == 0 {
+					s.Recommends = append(s.Recommends, name(later(i)))
+				} else {
+					s.Recommends = append(s.Recommends, fmt.Sprintf("virt%d", r.Intn(nVirt)))
 				}
 			}
 			if clashes && r.Intn(25) == 0 && i > 0 {
