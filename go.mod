@@ -4,7 +4,10 @@ go 1.26.0
 
 require github.com/spf13/cobra v1.10.2
 
-require github.com/kr/pretty v0.3.1 // indirect
+require (
+	github.com/kr/pretty v0.3.1 // indirect
+	mvdan.cc/sh/v3 v3.12.0
+)
 
 require (
 	github.com/CycloneDX/cyclonedx-go v0.12.0

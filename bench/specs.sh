@@ -10,6 +10,7 @@
 #   KEEL_BENCH_LOAD=a:b      macro files given to both (--load)
 #   KEEL_BENCH_DEFINES='dist .x;foo 1'   --define list given to both (';'-separated)
 #   KEEL_BENCH_LUAPATH=dir   Lua require() path for keel (rpmspec: RPM_CONFIGDIR)
+#   CACHE=both               warm, cold (page cache dropped before each pass; root) or both
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
@@ -49,20 +50,34 @@ run_rpmspec() {
 
 # Wall time and CPU time (user+sys, children included): the CPU ratio does
 # not move when other jobs share the machine, the wall ratio does.
-kt=(); rt=(); kc=(); rc=()
-for ((r = 1; r <= ROUNDS; r++)); do
-  if ((r % 2)); then order="keel rpmspec"; else order="rpmspec keel"; fi
-  for tool in $order; do
-    t=$( { time "run_$tool" ; } 2>&1 )
-    read -r wall usr sys <<< "$t"
-    cpu=$(echo "$usr + $sys" | bc -l)
-    if [[ $tool == keel ]]; then kt+=("$wall"); kc+=("$cpu"); else rt+=("$wall"); rc+=("$cpu"); fi
-    printf 'round %d %-8s wall %8.3f s  cpu %8.3f s\n' "$r" "$tool" "$wall" "$cpu"
-  done
-done
+# CACHE=warm|cold|both (default both): cold drops the page cache (root only)
+# before each tool's pass, so the specs, macro files and both programs with
+# their libraries (and python, perl ... for %(...)) are read from disk.
+CACHE=${CACHE:-both}
+case $CACHE in warm) modes=(warm) ;; cold) modes=(cold) ;; *) modes=(warm cold) ;; esac
+if [[ " ${modes[*]} " == *" cold "* ]] && ! [[ -w /proc/sys/vm/drop_caches ]]; then
+  echo "cannot drop the page cache (not root): warm only"
+  modes=(warm)
+fi
+drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END{print (NR%2)? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-km=$(median "${kt[@]}"); rm=$(median "${rt[@]}"); kcm=$(median "${kc[@]}"); rcm=$(median "${rc[@]}")
-parsed=$(wc -l < "$tmp/keel.out")
-printf 'keel specs (one process, %d parsed): wall %.3f s (%.2f ms/spec), cpu %.3f s\n' "$parsed" "$km" "$(echo "$km * 1000 / $n" | bc -l)" "$kcm"
-printf 'rpmspec -q, one process per spec:    wall %.3f s (%.2f ms/spec), cpu %.3f s\n' "$rm" "$(echo "$rm * 1000 / $n" | bc -l)" "$rcm"
-printf 'speedup: wall %.1fx, cpu %.1fx (load average now: %s)\n' "$(echo "$rm / $km" | bc -l)" "$(echo "$rcm / $kcm" | bc -l)" "$(cut -d' ' -f1-3 /proc/loadavg)"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+for mode in "${modes[@]}"; do
+  kt=(); rt=(); kc=(); rc=()
+  for ((r = 1; r <= ROUNDS; r++)); do
+    if ((r % 2)); then order="keel rpmspec"; else order="rpmspec keel"; fi
+    for tool in $order; do
+      [[ $mode == cold ]] && drop
+      t=$( { time "run_$tool" ; } 2>&1 )
+      read -r wall usr sys <<< "$t"
+      cpu=$(echo "$usr + $sys" | bc -l)
+      if [[ $tool == keel ]]; then kt+=("$wall"); kc+=("$cpu"); else rt+=("$wall"); rc+=("$cpu"); fi
+      printf '%s round %d %-8s wall %8.3f s  cpu %8.3f s  (load %s)\n' "$mode" "$r" "$tool" "$wall" "$cpu" "$(cut -d' ' -f1 /proc/loadavg)"
+    done
+  done
+  km=$(median "${kt[@]}"); rm=$(median "${rt[@]}"); kcm=$(median "${kc[@]}"); rcm=$(median "${rc[@]}")
+  parsed=$(wc -l < "$tmp/keel.out")
+  printf '[%s] keel specs (one process, %d parsed): wall %.3f s (%.2f ms/spec), cpu %.3f s (%.2f cores busy)\n' "$mode" "$parsed" "$km" "$(echo "$km * 1000 / $n" | bc -l)" "$kcm" "$(echo "$kcm / $km" | bc -l)"
+  printf '[%s] rpmspec -q, one process per spec:    wall %.3f s (%.2f ms/spec), cpu %.3f s\n' "$mode" "$rm" "$(echo "$rm * 1000 / $n" | bc -l)" "$rcm"
+  printf '[%s] speedup: wall %.1fx, cpu %.1fx (median of %d rounds; load average now: %s)\n' "$mode" "$(echo "$rm / $km" | bc -l)" "$(echo "$rcm / $kcm" | bc -l)" "$ROUNDS" "$(cut -d' ' -f1-3 /proc/loadavg)"
+done

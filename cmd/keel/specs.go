@@ -1,11 +1,11 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 
 	"github.com/keel-linux/keel/pkg/distro"
@@ -74,6 +74,12 @@ func (f *specFlags) readSpecs(paths []string) ([]*spec.Spec, []error, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	// Parsing allocates ~150 KB per spec that is garbage at once, against a
+	// small live heap: collecting at 4x the live heap instead of 2x takes
+	// about a fifth off the CPU time for ~50 MB more memory. GOGC still wins.
+	if os.Getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(400))
+	}
 	// Twice the CPUs: a worker waiting on a %(...) child leaves its CPU idle.
 	all, allErrs := r.ParseFiles(paths, 2*runtime.GOMAXPROCS(0))
 	var specs []*spec.Spec
@@ -104,11 +110,8 @@ Without PATH, reads <distro>/SPECS/*/*.spec and the distro's macros.keel.`,
 			}
 			out := cmd.OutOrStdout()
 			if globals.json {
-				enc := json.NewEncoder(out)
-				for _, s := range specs {
-					if err := enc.Encode(s); err != nil {
-						return err
-					}
+				if err := spec.WriteJSONLines(out, specs); err != nil {
+					return err
 				}
 			} else {
 				for _, s := range specs {

@@ -1,12 +1,9 @@
 package spec
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"regexp"
 	"sort"
 	"strconv"
@@ -339,7 +336,8 @@ func (e *expander) runLua(src string, opt map[string]string, args []string) (str
 	if n := len(e.frames); n > 0 {
 		// Inside a parametric macro: expose its options and arguments.
 		fr := e.frames[n-1]
-		optT, argT := L.NewTable(), L.NewTable()
+		// CreateTable: NewTable preallocates 32+32 slots, and this runs per chunk.
+		optT, argT := L.CreateTable(0, len(fr.opts)), L.CreateTable(len(fr.args), 0)
 		for k, v := range fr.opts {
 			optT.RawSetString(k, lua.LString(v))
 		}
@@ -349,8 +347,8 @@ func (e *expander) runLua(src string, opt map[string]string, args []string) (str
 		L.SetGlobal("opt", optT)
 		L.SetGlobal("arg", argT)
 	} else {
-		L.SetGlobal("opt", L.NewTable())
-		L.SetGlobal("arg", L.NewTable())
+		L.SetGlobal("opt", L.CreateTable(0, 0))
+		L.SetGlobal("arg", L.CreateTable(0, 0))
 	}
 	if env.srcVersion != e.m.srcVersion {
 		e.m.setLuaSources(L)
@@ -387,7 +385,7 @@ func (m *Macros) setLuaSources(L *lua.LState) {
 			keys = append(keys, k)
 		}
 		sort.Slice(keys, func(i, j int) bool { return m.order[x.names][keys[i]] < m.order[x.names][keys[j]] })
-		names, nums := L.NewTable(), L.NewTable()
+		names, nums := L.CreateTable(len(keys), 0), L.CreateTable(len(keys), 0)
 		for _, k := range keys {
 			names.Append(lua.LString(x.tab[k]))
 			nums.Append(lua.LNumber(k))
@@ -402,77 +400,4 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
-}
-
-var shellMu sync.Mutex
-
-// shell runs %(cmd) according to the context's policy.
-func (e *expander) shell(cmd string) (string, error) {
-	x, err := e.expandString(cmd)
-	if err != nil {
-		return "", err
-	}
-	if e.m.Shell != ShellRun {
-		e.m.warn("%%(%s) not run (shell disabled)", clip(x))
-		return "", nil
-	}
-	if e.m.shellMemo == nil {
-		return runShell(x)
-	}
-	// One run per distinct command for all parses sharing the memo, even
-	// when several workers ask at once.
-	shellMu.Lock()
-	ent, ok := e.m.shellMemo[x]
-	if !ok {
-		ent = &shellResult{}
-		e.m.shellMemo[x] = ent
-	}
-	shellMu.Unlock()
-	ent.once.Do(func() { ent.out, ent.err = runShell(x) })
-	return ent.out, ent.err
-}
-
-type shellResult struct {
-	once sync.Once
-	out  string
-	err  error
-}
-
-// shellTrace, when set (tests), sees every command run and its duration.
-var shellTrace func(cmd string, d time.Duration)
-
-func runShell(x string) (string, error) {
-	if shellTrace != nil {
-		start := time.Now()
-		defer func() { shellTrace(x, time.Since(start)) }()
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), shellTimeout)
-	defer cancel()
-	c := exec.CommandContext(ctx, "/bin/sh", "-c", x)
-	var out limitedBuffer
-	c.Stdout = &out
-	c.Stderr = nil
-	c.WaitDelay = time.Second
-	err := c.Run()
-	if ctx.Err() != nil {
-		return "", fmt.Errorf("%%(%s): timed out after %s", clip(x), shellTimeout)
-	}
-	if out.over {
-		return "", fmt.Errorf("%%(%s): output exceeds %d bytes", clip(x), shellMaxOut)
-	}
-	_ = err // rpm ignores the exit status
-	return strings.TrimRight(out.b.String(), "\n"), nil
-}
-
-type limitedBuffer struct {
-	b    bytes.Buffer
-	over bool
-}
-
-func (l *limitedBuffer) Write(p []byte) (int, error) {
-	if l.b.Len()+len(p) > shellMaxOut {
-		l.over = true
-		return 0, errors.New("output too large")
-	}
-	return l.b.Write(p)
 }

@@ -54,7 +54,7 @@ type Macros struct {
 	LuaPath   []string // directories searched by Lua's require (rpm: %{_rpmconfigdir}/lua)
 	Warnings  []string
 	lua       *luaEnv
-	shellMemo map[string]*shellResult
+	shellMemo *shellCache
 	// whereFile:whereLine, when set, prefix warnings.
 	whereFile  string
 	whereLine  int
@@ -215,7 +215,7 @@ type logicalLine struct {
 // logicalLines splits text the way rpm reads macro files and specs: a line
 // continues after a trailing backslash or while a %{ or %( is unbalanced.
 func logicalLines(text string) []logicalLine {
-	var out []logicalLine
+	out := make([]logicalLine, 0, strings.Count(text, "\n")+1)
 	lineNo := 1
 	for len(text) > 0 {
 		start := lineNo

@@ -362,7 +362,7 @@ func TestOracleExternal(t *testing.T) {
 		}
 	}
 	total := len(specs)
-	t.Logf("distinct %%(...) commands run: %d", len(r.base.shellMemo))
+	t.Logf("%%(...): %+v, distinct memoized %d", r.ShellStats(), len(r.base.shellMemo.m))
 	t.Logf("specs %d: both parse %d, rpmspec-only fail %d (keel parses), keel-only fail %d, both fail %d", total, both, rpmFail, keelFail, bothFail)
 	for _, c := range cats {
 		t.Logf("agree %-14s %d/%d (%.1f%%)", c, agree[c], both, 100*float64(agree[c])/float64(max(both, 1)))
