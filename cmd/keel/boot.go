@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keel-linux/keel/pkg/boot"
+	"github.com/keel-linux/keel/pkg/image"
 	"github.com/spf13/cobra"
 )
 
@@ -28,19 +29,24 @@ func init() {
 		kernel, initrd, appendCmdline string
 		consoleLog                    string
 		memory, cpus                  int
+		noManifest                    bool
+		saveVars                      string
 	)
 	cmd := &cobra.Command{
 		Use:   "boot IMAGE",
 		Short: "Boot a disk image under QEMU (TCG) and assert the facts keel-init reports",
 		Long: `Boot IMAGE (raw, qcow2 or vhd) under OVMF, or with --secure-boot under OVMF with
 Secure Boot enforced, or a kernel directly with --kernel. The serial console is
-captured; keel-init's KEEL-FACT lines are checked against --variant presets and
---expect assertions (key=value, key!=value, key~=regexp, key!~regexp).
+captured; keel-init's KEEL-FACT lines are checked against the image's
+manifest.json when it sits beside IMAGE (variant presets, kernel release, root
+hash, OpenSSL/FIPS health checks when openssl is installed), else --variant
+presets, and --expect assertions (key=value, key!=value, key~=regexp,
+key!~regexp).
 Exit status 3 when the guest did not boot or a fact is wrong.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o := boot.Options{Timeout: timeout, Memory: memory, CPUs: cpus, Firmware: boot.OVMF,
-				DiskFormat: format, Kernel: kernel, Initrd: initrd, Cmdline: appendCmdline, Vars: vars}
+				DiskFormat: format, Kernel: kernel, Initrd: initrd, Cmdline: appendCmdline, Vars: vars, SaveVars: saveVars}
 			if len(args) == 1 {
 				o.Disk = args[0]
 				if o.DiskFormat == "" {
@@ -74,7 +80,7 @@ Exit status 3 when the guest did not boot or a fact is wrong.`,
 					}
 				}
 			}
-			ex, err := boot.Expect(variant, kernelRel)
+			ex, err := bootExpectations(o.Disk, variant, kernelRel, noManifest)
 			if err != nil {
 				return err
 			}
@@ -121,9 +127,11 @@ Exit status 3 when the guest did not boot or a fact is wrong.`,
 	f.BoolVar(&secure, "secure-boot", false, "boot under OVMF with Secure Boot enforced (needs --vars or --enroll-cert)")
 	f.StringVar(&vars, "vars", "", "OVMF vars file with enrolled keys (with --enroll-cert: the template)")
 	f.StringVar(&enrollCert, "enroll-cert", "", "PEM certificate to enroll as PK/KEK/db into a temporary vars copy")
+	f.StringVar(&saveVars, "save-vars", "", "after the boot, write the NVRAM as the firmware left it to this file (a VM's persistent NVRAM; pass it as --vars next time)")
 	f.DurationVar(&timeout, "timeout", 120*time.Second, "give up after this long")
 	f.StringArrayVar(&expects, "expect", nil, "fact assertion: key=value, key!=value, key~=regexp, key!~regexp (repeatable)")
-	f.StringVar(&variant, "variant", "", "apply a variant's checks: vm, hwe or guard")
+	f.StringVar(&variant, "variant", "", "apply a variant's checks: vm, hwe, guard or fips (default: from manifest.json beside IMAGE)")
+	f.BoolVar(&noManifest, "no-manifest", false, "ignore manifest.json beside IMAGE")
 	f.StringVar(&kernelRel, "kernel-release", "", "expected kernel release (from the image manifest)")
 	f.StringVar(&format, "format", "", "disk format: raw, qcow2 or vpc (default: from the extension, else raw)")
 	f.StringVar(&kernel, "kernel", "", "boot this kernel directly (no firmware; for timing and debugging)")
@@ -133,4 +141,39 @@ Exit status 3 when the guest did not boot or a fact is wrong.`,
 	f.IntVar(&memory, "memory", 1024, "guest memory in MiB")
 	f.IntVar(&cpus, "cpus", 1, "guest CPUs")
 	rootCmd.AddCommand(cmd)
+}
+
+// bootExpectations reads the image manifest beside disk (written by keel
+// image build) unless told not to or a variant is given; without one, the
+// --variant presets apply.
+func bootExpectations(disk, variant, kernelRel string, noManifest bool) ([]boot.Expectation, error) {
+	if disk != "" && variant == "" && !noManifest {
+		b, err := os.ReadFile(filepath.Join(filepath.Dir(disk), "manifest.json"))
+		if err == nil {
+			var man image.Manifest
+			if err := json.Unmarshal(b, &man); err != nil {
+				return nil, fmt.Errorf("boot: %s: %w", filepath.Join(filepath.Dir(disk), "manifest.json"), err)
+			}
+			if man.Boot == nil {
+				return nil, fmt.Errorf("boot: image %s is not bootable (its manifest has no boot section)", man.Image)
+			}
+			if kernelRel == "" {
+				kernelRel = man.Boot.KernelRelease
+			}
+			ex, err := boot.ImageExpect(man.Image, kernelRel, man.Boot.Cmdline, man.PackageNames())
+			if err != nil {
+				return nil, err
+			}
+			if man.Boot.RootHash != "" {
+				ex = append(ex, boot.MustExpect("kernel.cmdline~=keel.roothash="+man.Boot.RootHash)...)
+			}
+			return ex, nil
+		}
+	}
+	switch variant {
+	case "", "vm", "hwe", "guard", "fips":
+	default:
+		return nil, fmt.Errorf("boot: unknown variant %q (want vm, hwe, guard or fips)", variant)
+	}
+	return boot.ImageExpect(variant, kernelRel, "", nil)
 }

@@ -52,14 +52,18 @@ type Options struct {
 	DiskFormat string // raw (default), qcow2, vpc
 	Firmware   Firmware
 	Vars       string // OVMF vars template (copied, never written); empty: OVMFVars
-	Kernel     string // Direct only
-	Initrd     string
-	Cmdline    string
-	Memory     int           // MiB; 0 means 1024
-	CPUs       int           // 0 means 1
-	CPU        string        // QEMU -cpu model; empty means DefaultCPU
-	Timeout    time.Duration // 0 means 120 s
-	Expect     []Expectation
+	// SaveVars (OVMF) keeps the NVRAM as the firmware left it, written here
+	// after the boot: a VM's persistent NVRAM, to pass as Vars next time
+	// (the first boot after enrolling keys rewrites the boot variables).
+	SaveVars string
+	Kernel   string // Direct only
+	Initrd   string
+	Cmdline  string
+	Memory   int           // MiB; 0 means 1024
+	CPUs     int           // 0 means 1
+	CPU      string        // QEMU -cpu model; empty means DefaultCPU
+	Timeout  time.Duration // 0 means 120 s
+	Expect   []Expectation
 	// Console receives the raw serial console as it arrives (may be nil).
 	Console io.Writer
 	QEMU    string // binary; empty: qemu-system-x86_64
@@ -176,6 +180,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	<-done
 	werr := cmd.Wait()
 	res.Duration = time.Since(start)
+	if o.SaveVars != "" {
+		if err := saveVars(args, o.SaveVars); err != nil {
+			return nil, err
+		}
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	res.Console = console.Bytes()
@@ -312,4 +321,24 @@ func qemuArgs(o Options) (args []string, cleanup func(), err error) {
 		return nil, nil, fmt.Errorf("boot: unknown firmware %q (want direct, ovmf or ovmf-secure-boot)", o.Firmware)
 	}
 	return args, cleanup, nil
+}
+
+// saveVars copies the NVRAM QEMU wrote (the writable pflash unit) to dst,
+// atomically.
+func saveVars(args []string, dst string) error {
+	const unit1 = "if=pflash,format=raw,unit=1,file="
+	for _, a := range args {
+		if src, ok := strings.CutPrefix(a, unit1); ok {
+			b, err := os.ReadFile(src)
+			if err != nil {
+				return fmt.Errorf("boot: saving OVMF vars: %w", err)
+			}
+			tmp := dst + ".tmp"
+			if err := os.WriteFile(tmp, b, 0o600); err != nil {
+				return fmt.Errorf("boot: saving OVMF vars: %w", err)
+			}
+			return os.Rename(tmp, dst)
+		}
+	}
+	return errors.New("boot: --save-vars needs a firmware boot (OVMF)")
 }

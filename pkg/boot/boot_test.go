@@ -253,7 +253,7 @@ func TestGuardReproducible(t *testing.T) {
 	if a.RootHash != b.RootHash {
 		t.Fatalf("root hash differs: %s vs %s", a.RootHash, b.RootHash)
 	}
-	for _, f := range []string{"root.img", "root.verity", "initrd.cpio", "keel.efi", "keel.signed.efi", "disk.raw"} {
+	for _, f := range []string{"root.img", "root.verity", "initrd.cpio", "initrd.cpio.zst", "keel.efi", "keel.signed.efi", "disk.raw"} {
 		x, _ := os.ReadFile(filepath.Join(a.Dir, f))
 		y, _ := os.ReadFile(filepath.Join(b.Dir, f))
 		if len(x) == 0 || !bytes.Equal(x, y) {

@@ -133,7 +133,7 @@ func (e Expectation) check(facts map[string]string) string {
 	if met {
 		return ""
 	}
-	return fmt.Sprintf("%s: got %s=%q", e, e.Key, v)
+	return fmt.Sprintf("%s: got %s=%q", e, e.Key, shown(e, v))
 }
 
 // Variant presets: the negative checks every image of a kind must pass.

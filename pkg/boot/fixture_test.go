@@ -334,7 +334,7 @@ func buildImage(t testing.TB, dir string, o imageOpts) *image {
 		t.Fatal(err)
 	}
 	root, _ := plan.Find("root")
-	cmdline := "console=ttyS0 panic=-1 no_timer_check loglevel=4 keel.after=poweroff keel.root=PARTUUID=" + root.GUID.String()
+	cmdline := "console=ttyS0 panic=-1 no_timer_check loglevel=4 cryptomgr.notests keel.after=poweroff keel.root=PARTUUID=" + root.GUID.String()
 	modules := []string{"virtio_pci", "virtio_blk"}
 	if guard {
 		hp, _ := plan.Find("root-verity")
@@ -355,8 +355,15 @@ func buildImage(t testing.TB, dir string, o imageOpts) *image {
 		VerityKeys: [][]byte{ks.verityPubPEM}, SourceDateEpoch: epoch}, img.Initrd); err != nil {
 		t.Fatal(err)
 	}
+	// The UKI carries the same archive zstd-compressed, as the image
+	// pipeline builds it (firmware pays per byte; -initrd does not).
+	ukiInitrd := filepath.Join(dir, "initrd.cpio.zst")
+	if err := initramfs.WriteFile(ctx, initramfs.Options{Init: keelInit(t), ModulesDir: k.ModulesDir, Modules: modules,
+		VerityKeys: [][]byte{ks.verityPubPEM}, SourceDateEpoch: epoch, Compression: "zstd"}, ukiInitrd); err != nil {
+		t.Fatal(err)
+	}
 	img.UKI = filepath.Join(dir, "keel.efi")
-	if err := uki.Build(ctx, uki.Options{Kernel: k.Vmlinuz, Initrd: img.Initrd, Cmdline: cmdline, OSRelease: []byte(osRelease), Out: img.UKI}); err != nil {
+	if err := uki.Build(ctx, uki.Options{Kernel: k.Vmlinuz, Initrd: ukiInitrd, Cmdline: cmdline, OSRelease: []byte(osRelease), Out: img.UKI}); err != nil {
 		t.Fatal(err)
 	}
 	img.SignedUKI = filepath.Join(dir, "keel.signed.efi")

@@ -283,6 +283,9 @@ func writeBootable(ctx context.Context, d *Definition, opt Options, root, stage 
 			"-O", "^has_journal", "-L", "keel-root", rootImg, strconv.FormatInt(size/1024, 10)+"k"); err != nil {
 			return fmt.Errorf("root filesystem (%d bytes): %w", size, err)
 		}
+		if err := clampExt4Times(ctx, rootImg, root, sde); err != nil {
+			return fmt.Errorf("root filesystem: %w", err)
+		}
 		parts = []disk.Partition{espPart, {Name: l.rootLabel, Type: disk.TypeRootX86_64, Source: rootImg, Size: size}}
 	}
 	plan, err := disk.Plan(disk.Options{Seed: seed, Partitions: parts})
@@ -311,9 +314,11 @@ func writeBootable(ctx context.Context, d *Definition, opt Options, root, stage 
 	}
 	info.Cmdline = strings.Join(cmdline, " ")
 
-	initrd := filepath.Join(work, "initrd.cpio")
+	// zstd: the initramfs only travels inside the UKI, which the firmware
+	// reads and (under Secure Boot) hashes byte by byte.
+	initrd := filepath.Join(work, "initrd.cpio.zst")
 	if err := initramfs.WriteFile(ctx, initramfs.Options{Init: initBin, ModulesDir: modDir, Modules: modules,
-		VerityKeys: verityKeys, SourceDateEpoch: sde}, initrd); err != nil {
+		VerityKeys: verityKeys, SourceDateEpoch: sde, Compression: "zstd"}, initrd); err != nil {
 		return fmt.Errorf("initramfs: %w", err)
 	}
 	efi := filepath.Join(work, "keel.efi")

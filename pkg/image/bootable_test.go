@@ -7,11 +7,13 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"debug/pe"
 	"encoding/binary"
 	"encoding/json"
 	"encoding/pem"
 	"math/big"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -21,6 +23,7 @@ import (
 	"github.com/keel-linux/keel/internal/testenv"
 	"github.com/keel-linux/keel/pkg/boot"
 	"github.com/keel-linux/keel/pkg/pgp"
+	"github.com/keel-linux/keel/pkg/verity"
 )
 
 // bootKeys are the test's distro key and Secure Boot db key, certificate
@@ -201,7 +204,7 @@ func TestDistroBootable(t *testing.T) {
 					t.Errorf("manifest lacks output %s: %+v", o.Format, man.Outputs)
 				}
 			}
-			ex, err := boot.Expect(tc.name, man.Boot.KernelRelease)
+			ex, err := boot.ImageExpect(tc.name, man.Boot.KernelRelease, man.Boot.Cmdline, man.PackageNames())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -241,8 +244,128 @@ func TestDistroBootable(t *testing.T) {
 				t.Fatalf("guard booted with a corrupted root:\n%s", r.Console)
 			}
 			t.Logf("corrupted guard refused: %s", r.Reason)
+
+			// A consistent forgery: a changed file, a rebuilt erofs and hash
+			// tree and the new root hash on the command line, with the
+			// genuine signature (the forger has no key). The kernel, initrd
+			// and command line come out of the image's own UKI; the boot is
+			// direct, as if the forger could get any command line accepted.
+			// keel-init must refuse before it maps the root.
+			forged := forgeGuard(t, filepath.Join(res.Dir, tc.disk), filepath.Join(res.Dir, "guard.efi"), man.Boot.RootHash)
+			mu.Lock()
+			r, err = boot.Run(context.Background(), boot.Options{Disk: forged.disk, Firmware: boot.Direct, Kernel: forged.kernel,
+				Initrd: forged.initrd, Cmdline: forged.cmdline, Timeout: 150 * time.Second})
+			mu.Unlock()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Status != "fail" || !strings.Contains(r.Reason, "signature does not verify") || r.Facts["initrd.verity.signature"] != "refused" {
+				t.Fatalf("forged guard root (hash %s): status %q, reason %q, facts %v\nconsole:\n%s", forged.rootHash, r.Status, r.Reason, r.Facts, r.Console)
+			}
+			t.Logf("forged guard refused: %s", r.Reason)
 		})
 	}
+}
+
+type forgery struct{ disk, kernel, initrd, cmdline, rootHash string }
+
+// gptPart returns the byte offset and size of partition n (1-based) of a
+// raw disk with 512-byte sectors and 128-byte entries from LBA 2.
+func gptPart(t *testing.T, disk []byte, n int) (off, size int64) {
+	t.Helper()
+	e := 1024 + (n-1)*128
+	first := int64(binary.LittleEndian.Uint64(disk[e+32:]))
+	last := int64(binary.LittleEndian.Uint64(disk[e+40:]))
+	if first == 0 || last < first || (last+1)*512 > int64(len(disk)) {
+		t.Fatalf("partition %d: LBAs %d-%d", n, first, last)
+	}
+	return first * 512, (last - first + 1) * 512
+}
+
+// forgeGuard changes /etc/hostname in the guard root, rebuilds the erofs and
+// its hash tree into a copy of the disk and returns it with the UKI's kernel,
+// initrd and command line, the root hash replaced by the forged one.
+func forgeGuard(t *testing.T, rawDisk, efi, genuineHash string) forgery {
+	t.Helper()
+	testenv.RequireTool(t, "fsck.erofs", "mkfs.erofs")
+	dir := t.TempDir()
+	raw, err := os.ReadFile(rawDisk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootOff, rootSize := gptPart(t, raw, 2)
+	hashOff, hashSize := gptPart(t, raw, 3)
+	sb, err := verity.ParseSuperblock(raw[hashOff : hashOff+verity.SuperblockSize])
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig := filepath.Join(dir, "root.img")
+	if err := os.WriteFile(orig, raw[rootOff:rootOff+int64(sb.DataBlocks)*int64(sb.DataBlockSize)], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tree := filepath.Join(dir, "tree")
+	if out, err := exec.Command("fsck.erofs", "--extract="+tree, orig).CombinedOutput(); err != nil {
+		t.Fatalf("fsck.erofs --extract: %v: %s", err, out)
+	}
+	if err := os.WriteFile(filepath.Join(tree, "etc/hostname"), []byte("forged\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	img := filepath.Join(dir, "forged.img")
+	if out, err := exec.Command("mkfs.erofs", "--quiet", "--all-root", img, tree).CombinedOutput(); err != nil {
+		t.Fatalf("mkfs.erofs: %v: %s", err, out)
+	}
+	fsImg, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hash bytes.Buffer
+	p, err := verity.Format(context.Background(), bytes.NewReader(fsImg), int64(len(fsImg)), &hash, verity.Options{Salt: sb.Salt, UUID: sb.UUID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.RootHash.String() == genuineHash {
+		t.Fatal("the forgery did not change the root hash")
+	}
+	if int64(len(fsImg)) > rootSize || int64(hash.Len()) > hashSize {
+		t.Fatalf("forged root (%d bytes) or tree (%d) does not fit the partitions (%d, %d)", len(fsImg), hash.Len(), rootSize, hashSize)
+	}
+	clear(raw[rootOff : rootOff+rootSize])
+	copy(raw[rootOff:], fsImg)
+	clear(raw[hashOff : hashOff+hashSize])
+	copy(raw[hashOff:], hash.Bytes())
+	f := forgery{disk: filepath.Join(dir, "forged.raw"), kernel: filepath.Join(dir, "vmlinuz"), initrd: filepath.Join(dir, "initrd"), rootHash: p.RootHash.String()}
+	if err := os.WriteFile(f.disk, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pf, err := pe.Open(efi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pf.Close()
+	section := func(name string) []byte {
+		s := pf.Section(name)
+		if s == nil {
+			t.Fatalf("%s has no %s section", efi, name)
+		}
+		b, err := s.Data()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Data is padded to the file alignment; VirtualSize is the payload.
+		return b[:min(len(b), int(s.VirtualSize))]
+	}
+	if err := os.WriteFile(f.kernel, section(".linux"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(f.initrd, section(".initrd"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmdline := string(bytes.TrimRight(section(".cmdline"), "\x00"))
+	if !strings.Contains(cmdline, "keel.roothash="+genuineHash) {
+		t.Fatalf("UKI command line %q lacks the genuine root hash", cmdline)
+	}
+	f.cmdline = strings.Replace(cmdline, "keel.roothash="+genuineHash, "keel.roothash="+f.rootHash, 1)
+	return f
 }
 
 func FuzzParseSize(f *testing.F) {

@@ -1,6 +1,7 @@
 package image
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -14,7 +15,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -61,6 +62,15 @@ type Manifest struct {
 	Size            int64             `json:"size"`  // bytes of regular files
 	Outputs         []OutputInfo      `json:"outputs"`
 	Boot            *BootInfo         `json:"boot,omitempty"` // bootable images
+}
+
+// PackageNames lists the installed packages' names, in manifest order.
+func (m *Manifest) PackageNames() []string {
+	names := make([]string, len(m.Packages))
+	for i, p := range m.Packages {
+		names[i] = p.Name
+	}
+	return names
 }
 
 // ManifestPackage is one installed package.
@@ -241,6 +251,13 @@ func openChecked(p *resolve.Package) (*rpm.Package, error) {
 		return nil, fmt.Errorf("%s: location %q leaves the repository", p.NEVRA(), p.Href)
 	}
 	path := filepath.Join(p.Repo, filepath.FromSlash(p.Href))
+	if fi, err := os.Stat(path); err == nil && fi.Size() <= inMemoryRPM {
+		pk, err := openSmall(p, path)
+		if err != nil {
+			return nil, err
+		}
+		return checkNEVRA(p, path, pk)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -261,6 +278,57 @@ func openChecked(p *resolve.Package) (*rpm.Package, error) {
 	if err := pk.VerifyDigests(); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	return checkNEVRA(p, path, pk)
+}
+
+// Payloads of packages installing at most aheadMax bytes are decompressed
+// ahead of extraction, at most aheadBudget bytes' worth at a time.
+const (
+	aheadMax    = 256 << 10
+	aheadBudget = 64 << 20
+)
+
+// decompressAhead returns p's cpio archive, or nil to leave it to the
+// extraction (which then reports any error).
+func decompressAhead(p *rpm.Package) []byte {
+	pl, err := p.Payload()
+	if err != nil {
+		return nil
+	}
+	defer pl.Close()
+	// The header's size is a hint only: never hold more than 4× of it.
+	data, err := io.ReadAll(io.LimitReader(pl, 4*aheadMax+1))
+	if err != nil || len(data) > 4*aheadMax {
+		return nil
+	}
+	return data
+}
+
+// inMemoryRPM: packages up to this size are read once; the checks and the
+// extraction then work from memory instead of opening the file three times.
+const inMemoryRPM = 4 << 20
+
+func openSmall(p *resolve.Package, path string) (*rpm.Package, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != p.Checksum {
+		return nil, fmt.Errorf("%s: sha256 %x, repository metadata says %s", path, sum, p.Checksum)
+	}
+	pk, err := rpm.ReadPackage(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("rpm %s: %w", path, err)
+	}
+	if err := pk.VerifyDigestsFrom(bytes.NewReader(data[pk.PayloadOffset:])); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	// Extraction reads the rest of data; a second reader reopens the file.
+	pk.Path = path
+	return pk, nil
+}
+
+func checkNEVRA(p *resolve.Package, path string, pk *rpm.Package) (*rpm.Package, error) {
 	if pk.Header.Name() != p.Name || rpm.Compare(pk.Header.EVR(), p.EVR) != 0 {
 		return nil, fmt.Errorf("%s: is %s, repository metadata says %s", path, pk.NEVRA(), p.NEVRA())
 	}
@@ -305,43 +373,94 @@ func checkFileConflicts(pkgs []*rpm.Package) error {
 // files from the definition, the rpm database and package manifests.
 func Install(ctx context.Context, d *Definition, pkgs []*resolve.Package, root string, sde int64) (*Manifest, error) {
 	start := time.Now()
-	// Checksums and digests are CPU-bound: check packages in parallel.
+	// Checksums and digests are CPU-bound: check packages in parallel, and
+	// extract each one (in order) as soon as it is checked. Nothing checked
+	// later can leave a partial image: Build discards the stage on error.
 	opened := make([]*rpm.Package, len(pkgs))
 	errs := make([]error, len(pkgs))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	for i, p := range pkgs {
-		wg.Add(1)
-		sem <- struct{}{}
+	checked := make([]chan struct{}, len(pkgs))
+	next := make(chan int, len(pkgs))
+	for i := range pkgs {
+		checked[i] = make(chan struct{})
+		next <- i
+	}
+	close(next)
+	// Small payloads are also decompressed by these workers, so the
+	// extraction loop is left with the filesystem work (memory bounded by
+	// aheadBudget; anything else streams from the file as before).
+	cpios := make([][]byte, len(pkgs))
+	var budget atomic.Int64
+	budget.Store(aheadBudget)
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
 		go func() {
-			defer func() { <-sem; wg.Done() }()
-			opened[i], errs[i] = openChecked(p)
+			for i := range next {
+				opened[i], errs[i] = openChecked(pkgs[i])
+				if errs[i] == nil && opened[i].Header.Size() <= aheadMax && budget.Load() > 0 {
+					if data := decompressAhead(opened[i]); data != nil {
+						if budget.Add(-int64(len(data))) >= 0 {
+							cpios[i] = data
+						} else {
+							budget.Add(int64(len(data)))
+						}
+					}
+				}
+				close(checked[i])
+			}
 		}()
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	xctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	extracted := make(chan error, 1)
+	policy := rpm.ExtractPolicy{AllowSetuid: d.Setuid, AllowAbsoluteSymlinks: true, Chown: os.Getuid() == 0}
+	go func() {
+		for i := range pkgs {
+			<-checked[i]
+			if errs[i] != nil {
+				extracted <- nil // reported below
+				return
+			}
+			var err error
+			if cpios[i] != nil {
+				p := policy
+				p.Package = opened[i].NEVRA()
+				err = rpm.Extract(xctx, bytes.NewReader(cpios[i]), root, p)
+				budget.Add(int64(len(cpios[i])))
+				cpios[i] = nil
+			} else {
+				err = rpm.ExtractPackage(xctx, opened[i], root, policy)
+			}
+			if err != nil {
+				extracted <- err
+				return
+			}
+		}
+		extracted <- nil
+	}()
+	fail := func(err error) (*Manifest, error) {
+		cancel()
+		<-extracted
 		return nil, err
 	}
+	for i := range checked {
+		<-checked[i]
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fail(err)
+	}
 	if err := checkFileConflicts(opened); err != nil {
-		return nil, err
+		return fail(err)
 	}
 	plan, err := planScriptlets(d, opened)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	// The database needs only the headers: write it while extracting.
-	dbDone := make(chan error, 1)
 	dbStage := root + ".rpmdb"
 	defer os.RemoveAll(dbStage)
-	go func() { dbDone <- writeRPMDB(d, dbStage, opened, sde) }()
-	policy := rpm.ExtractPolicy{AllowSetuid: d.Setuid, AllowAbsoluteSymlinks: true, Chown: os.Getuid() == 0}
-	for _, pk := range opened {
-		if err := rpm.ExtractPackage(ctx, pk, root, policy); err != nil {
-			<-dbDone
-			return nil, err
-		}
+	if err := writeRPMDB(d, dbStage, opened, sde); err != nil {
+		return fail(err)
 	}
-	if err := <-dbDone; err != nil {
+	if err := <-extracted; err != nil {
 		return nil, err
 	}
 	if d.WantRPMDB() {
@@ -393,10 +512,7 @@ func Install(ctx context.Context, d *Definition, pkgs []*resolve.Package, root s
 			return nil, err
 		}
 	}
-	if err := clampTimes(root, sde, start); err != nil {
-		return nil, err
-	}
-	n, size, err := countRoot(root)
+	n, size, err := clampTimes(root, sde, start)
 	if err != nil {
 		return nil, err
 	}
@@ -496,17 +612,24 @@ func safeParent(root, rel string) error {
 
 // clampTimes sets the mtime of everything this build touched (created
 // directories, the rpm database, accounts, files) to SOURCE_DATE_EPOCH;
-// package files keep the mtimes their headers record.
-func clampTimes(root string, sde int64, since time.Time) error {
+// package files keep the mtimes their headers record. It also counts the
+// entries and regular-file bytes under root (one walk instead of two).
+func clampTimes(root string, sde int64, since time.Time) (n int, size int64, err error) {
 	t := time.Unix(sde, 0)
 	cut := since.Add(-2 * time.Second)
-	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		fi, err := d.Info()
 		if err != nil {
 			return err
+		}
+		if p != root {
+			n++
+			if d.Type().IsRegular() {
+				size += fi.Size()
+			}
 		}
 		// Directory mtimes depend on extraction order (and rpm -V does not
 		// check them): always SOURCE_DATE_EPOCH.
@@ -518,27 +641,6 @@ func clampTimes(root string, sde int64, since time.Time) error {
 			return unix.Lutimes(p, tv)
 		}
 		return os.Chtimes(p, t, t)
-	})
-}
-
-func countRoot(root string) (int, int64, error) {
-	n, size := 0, int64(0)
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p == root {
-			return nil
-		}
-		n++
-		if d.Type().IsRegular() {
-			fi, err := d.Info()
-			if err != nil {
-				return err
-			}
-			size += fi.Size()
-		}
-		return nil
 	})
 	return n, size, err
 }

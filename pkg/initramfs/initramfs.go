@@ -1,13 +1,13 @@
 // Package initramfs assembles a Keel initramfs: keel-init as /init, the
 // kernel modules boot needs in load order, the dm-verity public keys, as a
-// reproducible newc cpio archive (uncompressed: under TCG decompression costs
-// more boot time than the extra bytes cost to load).
+// reproducible newc cpio archive, uncompressed or zstd (Options.Compression).
 //
 // Layout inside the archive:
 //
 //	init                          keel-init
 //	etc/initrd-release            marks initrd mode for keel-init
 //	etc/keel/modules              module paths, one a line, in load order
+//	etc/keel/modules.dep          "path: dependency ..." for each of them
 //	etc/keel/verity.pub           PEM Ed25519 public keys for root hash signatures
 //	lib/modules/<release>/...     the modules themselves
 //	dev/console                   so the kernel can give /init a console
@@ -26,6 +26,7 @@ import (
 
 	"github.com/google/renameio/v2"
 	"github.com/keel-linux/keel/pkg/cpio"
+	"github.com/klauspost/compress/zstd"
 )
 
 // File is an extra file for the archive.
@@ -51,6 +52,10 @@ type Options struct {
 	Files []File
 	// SourceDateEpoch is every entry's mtime.
 	SourceDateEpoch int64
+	// Compression is "" (none) or "zstd". A UKI wants zstd: firmware reads
+	// and hashes every byte of it, at a few MB/s under TCG, while the kernel
+	// unpacks zstd fast. A direct kernel boot loads bytes for free: none.
+	Compression string
 }
 
 // DefaultModules boot a Keel guest under QEMU/KVM-style virtio with a
@@ -66,6 +71,30 @@ type entry struct {
 
 // Build writes the archive to w.
 func Build(ctx context.Context, o Options, w io.Writer) error {
+	switch o.Compression {
+	case "":
+		return build(ctx, o, w)
+	case "zstd":
+		// One goroutine and a fixed window: the same bytes on every run, and
+		// a window the kernel's unpacker allocates without trouble.
+		zw, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedBestCompression), zstd.WithEncoderConcurrency(1),
+			zstd.WithWindowSize(4<<20))
+		if err != nil {
+			return fmt.Errorf("initramfs: zstd: %w", err)
+		}
+		if err := build(ctx, o, zw); err != nil {
+			zw.Close()
+			return err
+		}
+		if err := zw.Close(); err != nil {
+			return fmt.Errorf("initramfs: zstd: %w", err)
+		}
+		return nil
+	}
+	return fmt.Errorf("initramfs: compression %q: want \"\" (none) or \"zstd\"", o.Compression)
+}
+
+func build(ctx context.Context, o Options, w io.Writer) error {
 	ents := map[string]*entry{}
 	addDirs := func(p string) {
 		for d := path.Dir(p); d != "/" && d != "."; d = path.Dir(d) {
@@ -139,7 +168,7 @@ func Build(ctx context.Context, o Options, w io.Writer) error {
 			return fmt.Errorf("initramfs: %s: %w", depPath, err)
 		}
 		release := filepath.Base(filepath.Clean(o.ModulesDir))
-		var list strings.Builder
+		var list, depList strings.Builder
 		for _, m := range order {
 			// Compressed modules (.ko.xz in 6.12) stay compressed: keel-init
 			// passes MODULE_INIT_COMPRESSED_FILE and the kernel decompresses.
@@ -148,8 +177,18 @@ func Build(ctx context.Context, o Options, w io.Writer) error {
 				return err
 			}
 			list.WriteString(dst + "\n")
+			depList.WriteString(dst + ":")
+			for _, d := range deps[m] {
+				depList.WriteString(" " + path.Join("/lib/modules", release, d))
+			}
+			depList.WriteString("\n")
 		}
 		if err := add("/etc/keel/modules", cpio.TypeReg|0o644, []byte(list.String()), ""); err != nil {
+			return err
+		}
+		// What each module needs, so keel-init loads independent chains
+		// (virtio, device-mapper, erofs) at the same time.
+		if err := add("/etc/keel/modules.dep", cpio.TypeReg|0o644, []byte(depList.String()), ""); err != nil {
 			return err
 		}
 	}

@@ -113,6 +113,11 @@ func TestBuildReproducible(t *testing.T) {
 	if !strings.HasPrefix(string(list), want) {
 		t.Fatalf("modules list:\n%s", list)
 	}
+	deps, _ := os.ReadFile(filepath.Join(out, "etc/keel/modules.dep"))
+	wantDeps := "/lib/modules/6.1.0-test/kernel/fs/erofs/erofs.ko: /lib/modules/6.1.0-test/kernel/lib/libcrc32c.ko\n"
+	if !strings.Contains(string(deps), wantDeps) || !strings.HasPrefix(string(deps), "/lib/modules/6.1.0-test/kernel/lib/libcrc32c.ko:\n") {
+		t.Fatalf("modules.dep:\n%s", deps)
+	}
 	for _, p := range []string{"init", "etc/initrd-release", "etc/keel/verity.pub", "lib/modules/6.1.0-test/kernel/drivers/md/dm-mod.ko"} {
 		if _, err := os.Stat(filepath.Join(out, p)); err != nil {
 			t.Error(err)
@@ -128,5 +133,38 @@ func TestBuildReproducible(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "out.cpio")); err == nil {
 		t.Error("failed build left an output file")
+	}
+}
+
+// TestZstd: a compressed archive is reproducible and zstd(1) unpacks it to
+// the uncompressed one; an unknown compression is refused.
+func TestZstd(t *testing.T) {
+	testenv.RequireTool(t, "zstd")
+	dir := t.TempDir()
+	initBin := filepath.Join(dir, "init")
+	os.WriteFile(initBin, bytes.Repeat([]byte("keel-init "), 10000), 0o755)
+	o := Options{Init: initBin, SourceDateEpoch: 1700000000}
+	var plain, a, b bytes.Buffer
+	if err := Build(context.Background(), o, &plain); err != nil {
+		t.Fatal(err)
+	}
+	o.Compression = "zstd"
+	for _, w := range []*bytes.Buffer{&a, &b} {
+		if err := Build(context.Background(), o, w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(a.Bytes(), b.Bytes()) || a.Len() >= plain.Len()/10 {
+		t.Fatalf("zstd archives: %d and %d bytes (plain %d), equal %v", a.Len(), b.Len(), plain.Len(), bytes.Equal(a.Bytes(), b.Bytes()))
+	}
+	cmd := exec.Command("zstd", "-d", "-c")
+	cmd.Stdin = &a
+	out, err := cmd.Output()
+	if err != nil || !bytes.Equal(out, plain.Bytes()) {
+		t.Fatalf("zstd -d: %v (%d bytes, want %d)", err, len(out), plain.Len())
+	}
+	o.Compression = "lzma"
+	if err := Build(context.Background(), o, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "lzma") {
+		t.Fatalf("err = %v", err)
 	}
 }

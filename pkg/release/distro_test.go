@@ -44,7 +44,9 @@ func TestKeelLinuxRelease(t *testing.T) {
 	}
 	m := res.Manifest
 	for _, g := range m.Gates {
-		if g.Status != "pass" {
+		// hardening is "waived": keel.yaml carries one written exemption
+		// (libcrypto3's legacy.so, fortify).
+		if g.Status != "pass" && !(g.Name == "hardening" && g.Status == "waived") {
 			t.Errorf("gate %s: %s (%s) %v", g.Name, g.Status, g.Summary, g.Failures)
 		}
 	}
@@ -57,7 +59,7 @@ func TestKeelLinuxRelease(t *testing.T) {
 			}
 		}
 	}
-	if booted != 3 || len(m.Images) != 5 {
+	if booted != 4 || len(m.Images) != 6 {
 		t.Errorf("images: %+v", m.Images)
 	}
 	if m.CVEs == nil || m.CVEs.Fixed == 0 {

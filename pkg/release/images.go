@@ -115,11 +115,7 @@ func bootImage(ctx context.Context, dir string, res *image.Result, opt Options) 
 		return br, fmt.Errorf("image %s: no disk output to boot (raw, qcow2 or vhd)", man.Image)
 	}
 	br.Disk, _ = filepath.Rel(dir, disk)
-	variant := man.Image
-	if variant != "vm" && variant != "hwe" && variant != "guard" {
-		variant = ""
-	}
-	ex, err := boot.Expect(variant, man.Boot.KernelRelease)
+	ex, err := boot.ImageExpect(man.Image, man.Boot.KernelRelease, man.Boot.Cmdline, man.PackageNames())
 	if err != nil {
 		return br, err
 	}

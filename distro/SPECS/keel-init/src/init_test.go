@@ -2,8 +2,18 @@ package main
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/binary"
+	"errors"
+	"os"
+	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 )
 
@@ -86,4 +96,100 @@ func TestGPTFind(t *testing.T) {
 	if n, err := gptFindIn(bytes.NewReader(disk), want); n != 2 || err != nil {
 		t.Fatalf("got %d %v, want partition 2", n, err)
 	}
+}
+
+func TestParseEd25519PKIX(t *testing.T) {
+	pub, _, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := parseEd25519PKIX(der)
+	if err != nil || !got.Equal(pub) {
+		t.Fatalf("got %x, %v; want %x", got, err, pub)
+	}
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ecDER, _ := x509.MarshalPKIXPublicKey(&ec.PublicKey)
+	for _, bad := range [][]byte{nil, der[:len(der)-1], append(append([]byte(nil), der...), 0), ecDER} {
+		if _, err := parseEd25519PKIX(bad); err == nil {
+			t.Errorf("accepted %x", bad)
+		}
+	}
+}
+
+func TestLoadInOrder(t *testing.T) {
+	paths := []string{"ring", "virtio", "blk", "rs", "dm", "verity", "crc", "erofs"}
+	deps := map[string][]string{"ring": nil, "virtio": {"ring"}, "blk": {"virtio", "ring"}, "rs": nil, "dm": nil,
+		"verity": {"rs", "dm"}, "crc": nil, "erofs": {"crc"}}
+	for _, tc := range []struct {
+		name    string
+		deps    map[string][]string
+		fail    string
+		wantErr string
+	}{
+		{"parallel", deps, "", ""},
+		{"no dependency data", nil, "", ""},
+		{"dependency fails", deps, "dm", "loading module dm: boom"},
+		{"dependency listed later", map[string][]string{"ring": {"blk"}}, "", "does not list before it"},
+		{"unknown dependency", map[string][]string{"ring": {"nope"}}, "", "does not list before it"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			loaded := map[string]bool{}
+			var order []string
+			err := loadInOrder(paths, tc.deps, "modules", func(p string) error {
+				mu.Lock()
+				defer mu.Unlock()
+				need := tc.deps[p]
+				if tc.deps == nil && p != paths[0] {
+					need = []string{paths[slices.Index(paths, p)-1]}
+				}
+				for _, d := range need {
+					if !loaded[d] {
+						t.Errorf("%s loaded before its dependency %s", p, d)
+					}
+				}
+				order = append(order, p)
+				if p == tc.fail {
+					return errors.New("boom")
+				}
+				loaded[p] = true
+				return nil
+			})
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Fatalf("err = %v, want %q", err, tc.wantErr)
+			}
+			if tc.fail != "" && slices.Contains(order, "verity") {
+				t.Error("verity loaded although dm failed")
+			}
+			if tc.wantErr == "" && len(order) != len(paths) {
+				t.Errorf("loaded %v", order)
+			}
+		})
+	}
+}
+
+// FuzzModuleDeps: any modules and modules.dep pair parses or is refused, and
+// loading by it ends (no dependency cycle can hang the boot).
+func FuzzModuleDeps(f *testing.F) {
+	f.Add("a\nb\nc\n", "a:\nb: a\nc: a b\n")
+	f.Add("a\nb\n", "a: b\nb: a\n")
+	f.Add("a\n", "a: a\n")
+	f.Fuzz(func(t *testing.T, list, dep string) {
+		dir := t.TempDir()
+		os.WriteFile(dir+"/modules", []byte(list), 0o644)
+		os.WriteFile(dir+"/modules.dep", []byte(dep), 0o644)
+		paths, err := readModuleList(dir + "/modules")
+		if err != nil {
+			t.Fatal(err)
+		}
+		deps, err := readModuleDeps(dir + "/modules.dep")
+		if err != nil {
+			return
+		}
+		loadInOrder(paths, deps, "modules", func(string) error { return nil })
+	})
 }

@@ -1,9 +1,8 @@
 package main
 
 import (
-	"bufio"
+	"bytes"
 	"crypto/ed25519"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
@@ -24,13 +23,16 @@ const (
 
 // initrd does the early boot and execs the real init; it only returns on error.
 func initrd() error {
+	marks = append(marks, "initrd="+started)
 	if err := mountAPI(); err != nil {
 		return err
 	}
+	mark("initrd-api")
 	_, args := cmdline()
 	if err := loadModules("/etc/keel/modules"); err != nil {
 		return err
 	}
+	mark("modules")
 	rootSpec := args["keel.root"]
 	if rootSpec == "" {
 		return errors.New("no keel.root= on the kernel command line")
@@ -41,6 +43,7 @@ func initrd() error {
 		return err
 	}
 	fact("initrd.root.device", rootDev)
+	mark("root-device")
 	fstype := args["keel.rootfstype"]
 	if fstype == "" {
 		fstype = "ext4"
@@ -57,6 +60,7 @@ func initrd() error {
 			return err
 		}
 		flags |= syscall.MS_RDONLY
+		mark("verity")
 	} else if args["keel.roothash"] != "" {
 		return errors.New("keel.roothash= given without keel.verity=: refusing an unverified root")
 	}
@@ -69,6 +73,7 @@ func initrd() error {
 	if err := syscall.Mount(dev, newRoot, fstype, flags, ""); err != nil {
 		return fmt.Errorf("mounting root %s (%s) on %s: %w", dev, fstype, newRoot, err)
 	}
+	mark("mounted")
 	return switchRoot(args["keel.init"])
 }
 
@@ -118,28 +123,105 @@ func mounted(dir string) bool {
 
 // loadModules loads each module path of the list (dependencies first, as
 // keel's initramfs builder ordered them). Built-in or loaded ones are fine.
+// With list+".dep" ("path: dependency ...") independent modules load at the
+// same time: one chain's probe waiting on its device lets another load.
 func loadModules(list string) error {
-	f, err := os.Open(list)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	} else if err != nil {
+	paths, err := readModuleList(list)
+	if err != nil {
 		return err
 	}
-	defer f.Close()
-	n := 0
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		p := strings.TrimSpace(sc.Text())
-		if p == "" || p[0] == '#' {
+	deps, err := readModuleDeps(list + ".dep")
+	if err != nil {
+		return err
+	}
+	if err := loadInOrder(paths, deps, list, finitModule); err != nil {
+		return err
+	}
+	fact("initrd.modules.loaded", strconv.Itoa(len(paths)))
+	return nil
+}
+
+// loadInOrder calls load for every path once all it depends on loaded.
+// A dependency must come earlier in paths, which rules out cycles.
+func loadInOrder(paths []string, deps map[string][]string, list string, load func(string) error) error {
+	index := make(map[string]int, len(paths))
+	for i, p := range paths {
+		index[p] = i
+	}
+	done := make([]chan struct{}, len(paths))
+	errs := make([]error, len(paths))
+	for i, p := range paths {
+		done[i] = make(chan struct{})
+		need, known := deps[p]
+		if !known && i > 0 {
+			need = []string{paths[i-1]} // no dependency data: in list order
+		}
+		go func() {
+			defer close(done[i])
+			for _, d := range need {
+				j, ok := index[d]
+				if !ok || j >= i {
+					errs[i] = fmt.Errorf("loading module %s: it needs %s, which %s does not list before it", p, d, list)
+					return
+				}
+				if <-done[j]; errs[j] != nil {
+					errs[i] = fmt.Errorf("loading module %s: its dependency %s failed", p, d)
+					return
+				}
+			}
+			if err := load(p); err != nil {
+				errs[i] = fmt.Errorf("loading module %s: %w", p, err)
+			}
+		}()
+	}
+	for i := range paths {
+		<-done[i]
+	}
+	// The first failure in load order is the cause; later ones follow from it.
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func readModuleList(list string) ([]string, error) {
+	b, err := os.ReadFile(list)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	var paths []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if p := strings.TrimSpace(l); p != "" && p[0] != '#' {
+			paths = append(paths, p)
+		}
+	}
+	return paths, nil
+}
+
+// readModuleDeps reads "path: dependency ..." lines; no file means no data.
+func readModuleDeps(file string) (map[string][]string, error) {
+	b, err := os.ReadFile(file)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	deps := map[string][]string{}
+	for n, l := range strings.Split(string(b), "\n") {
+		if l = strings.TrimSpace(l); l == "" || l[0] == '#' {
 			continue
 		}
-		if err := finitModule(p); err != nil {
-			return fmt.Errorf("loading module %s: %w", p, err)
+		p, rest, ok := strings.Cut(l, ":")
+		if !ok {
+			return nil, fmt.Errorf("%s:%d: want \"path: dependency ...\"", file, n+1)
 		}
-		n++
+		deps[strings.TrimSpace(p)] = strings.Fields(rest)
 	}
-	fact("initrd.modules.loaded", fmt.Sprint(n))
-	return sc.Err()
+	return deps, nil
 }
 
 func finitModule(path string) error {
@@ -228,13 +310,9 @@ func verifyRootHash(rootHash, sigB64, keyFile string) error {
 		if blk == nil {
 			break
 		}
-		k, err := x509.ParsePKIXPublicKey(blk.Bytes)
+		pub, err := parseEd25519PKIX(blk.Bytes)
 		if err != nil {
 			return fmt.Errorf("%s: %w", keyFile, err)
-		}
-		pub, ok := k.(ed25519.PublicKey)
-		if !ok {
-			return fmt.Errorf("%s: key is %T, want Ed25519", keyFile, k)
 		}
 		keys++
 		if ed25519.Verify(pub, []byte(rootHash), sig) {
@@ -247,6 +325,20 @@ func verifyRootHash(rootHash, sigB64, keyFile string) error {
 	return fmt.Errorf("root hash %s: signature does not verify with any of the %d embedded keys", rootHash, keys)
 }
 
+// ed25519SPKIPrefix is the DER of SubjectPublicKeyInfo{AlgorithmIdentifier{
+// id-Ed25519 (1.3.101.112)}, BIT STRING of 32 bytes} up to the key (RFC 8410):
+// every Ed25519 PKIX key is these 12 bytes and the key. Matching them instead
+// of importing crypto/x509 keeps /init small (x509 pulls in net, RSA, ECDSA),
+// which is boot time twice: once from the initramfs, once through dm-verity.
+var ed25519SPKIPrefix = []byte{0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00}
+
+func parseEd25519PKIX(der []byte) (ed25519.PublicKey, error) {
+	if len(der) != len(ed25519SPKIPrefix)+ed25519.PublicKeySize || !bytes.HasPrefix(der, ed25519SPKIPrefix) {
+		return nil, errors.New("PUBLIC KEY is not a PKIX Ed25519 key")
+	}
+	return ed25519.PublicKey(der[len(ed25519SPKIPrefix):]), nil
+}
+
 // switchRoot moves the API mounts into the new root, frees the initramfs
 // and execs the real init (as switch_root(8) does).
 func switchRoot(init string) error {
@@ -256,6 +348,7 @@ func switchRoot(init string) error {
 	if _, err := os.Stat(filepath.Join(newRoot, init)); err != nil {
 		return fmt.Errorf("no init in the root: %w", err)
 	}
+	prefetch(filepath.Join(newRoot, init))
 	for _, d := range []string{"/dev", "/proc", "/sys", "/run"} {
 		if err := syscall.Mount(d, newRoot+d, "", syscall.MS_MOVE, ""); err != nil {
 			return fmt.Errorf("moving %s into the root: %w", d, err)
@@ -275,11 +368,31 @@ func switchRoot(init string) error {
 		return fmt.Errorf("chroot: %w", err)
 	}
 	os.Chdir("/")
+	mark("switched")
 	// The root-mode init continues the fact count (KEEL-STATUS counts all).
 	factMu.Lock()
-	env := append(os.Environ(), "KEEL_FACTS="+strconv.Itoa(nFacts))
+	env := append(os.Environ(), "KEEL_FACTS="+strconv.Itoa(nFacts), "KEEL_TIMINGS="+strings.Join(marks, " "))
 	factMu.Unlock()
 	return syscall.Exec(init, []string{init}, env)
+}
+
+// prefetch reads a file once, in large sequential reads, so that exec finds
+// it in the page cache: faulting a binary in page by page through dm-verity
+// costs a device round trip and a verification per readahead window.
+// Verification is unchanged (dm-verity checks every block it reads); a read
+// error is left for exec to report.
+func prefetch(p string) {
+	f, err := os.Open(p)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	buf := make([]byte, 1<<20)
+	for {
+		if _, err := f.Read(buf); err != nil {
+			return
+		}
+	}
 }
 
 // freeInitramfs deletes the initramfs contents (it lives in RAM), staying on

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // rootMode is PID 1 on the real root.
@@ -25,6 +26,12 @@ func rootMode() {
 		nFacts = n
 	}
 	os.Unsetenv("KEEL_FACTS")
+	if t := os.Getenv("KEEL_TIMINGS"); t != "" {
+		marks = strings.Fields(t)
+	}
+	os.Unsetenv("KEEL_TIMINGS")
+	marks = append(marks, "init="+started)
+	mark("init-api")
 	fact("init.mode", "root")
 	hostname := "keel"
 	if b, err := os.ReadFile("/etc/hostname"); err == nil && len(bytes.TrimSpace(b)) > 0 {
@@ -34,7 +41,11 @@ func rootMode() {
 		logf("sethostname: %v", err)
 	}
 	reportFacts()
+	mark("facts")
 	runHealthChecks("/usr/lib/keel/health.d")
+	mark("health")
+	// Seconds since boot (CLOCK_BOOTTIME) at each step: where boot time goes.
+	fact("boot.timings", strings.Join(marks, " "))
 	status(true, "")
 
 	raw, args := cmdline()
@@ -86,6 +97,22 @@ func reportFacts() {
 	}
 	fact("uptime", strings.Fields(readTrim("/proc/uptime") + " ?")[0])
 }
+
+// marks are "step=seconds since boot" (CLOCK_BOOTTIME), carried from the
+// initramfs to the root in the environment.
+var marks []string
+
+// started is when this process's Go code began (package init).
+var started = uptime()
+
+func uptime() string {
+	var ts syscall.Timespec
+	const clockBoottime = 7
+	syscall.Syscall(syscall.SYS_CLOCK_GETTIME, clockBoottime, uintptr(unsafe.Pointer(&ts)), 0)
+	return strconv.FormatFloat(float64(ts.Nano())/1e9, 'f', 3, 64)
+}
+
+func mark(step string) { marks = append(marks, step+"="+uptime()) }
 
 func cstr(b []int8) string {
 	var s []byte
