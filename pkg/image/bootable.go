@@ -317,8 +317,18 @@ func writeBootable(ctx context.Context, d *Definition, opt Options, root, stage 
 	// zstd: the initramfs only travels inside the UKI, which the firmware
 	// reads and (under Secure Boot) hashes byte by byte.
 	initrd := filepath.Join(work, "initrd.cpio.zst")
+	// On a verity root whose /sbin/init is this same keel-init, the
+	// initramfs's copy goes on as PID 1 (keel-init: sameInit).
+	var extra []initramfs.File
+	if l.verity {
+		p, err1 := filepath.EvalSymlinks(filepath.Join(root, "sbin/init"))
+		q, err2 := filepath.EvalSymlinks(initBin)
+		if err1 == nil && err2 == nil && p == q {
+			extra = append(extra, initramfs.File{Path: "/etc/keel/same-init", Data: []byte("/sbin/init\n")})
+		}
+	}
 	if err := initramfs.WriteFile(ctx, initramfs.Options{Init: initBin, ModulesDir: modDir, Modules: modules,
-		VerityKeys: verityKeys, SourceDateEpoch: sde, Compression: "zstd"}, initrd); err != nil {
+		VerityKeys: verityKeys, Files: extra, SourceDateEpoch: sde, Compression: "zstd"}, initrd); err != nil {
 		return fmt.Errorf("initramfs: %w", err)
 	}
 	efi := filepath.Join(work, "keel.efi")

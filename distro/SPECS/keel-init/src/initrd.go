@@ -74,7 +74,7 @@ func initrd() error {
 		return fmt.Errorf("mounting root %s (%s) on %s: %w", dev, fstype, newRoot, err)
 	}
 	mark("mounted")
-	return switchRoot(args["keel.init"])
+	return switchRoot(args["keel.init"], args["keel.verity"] != "")
 }
 
 // mountAPI mounts what both modes need; already-mounted ones are kept.
@@ -339,16 +339,28 @@ func parseEd25519PKIX(der []byte) (ed25519.PublicKey, error) {
 	return ed25519.PublicKey(der[len(ed25519SPKIPrefix):]), nil
 }
 
+// sameInit, in an initramfs, names the root's init when the image builder
+// found it to be this very binary. On a dm-verity root that is a build-time
+// fact under two signatures (the root hash fixes the root's copy, the signed
+// UKI this one), so this process goes on as the root's PID 1 instead of
+// exec'ing the identical copy: a Go start and a read of the binary through
+// dm-verity saved. A writable root always gets its own init exec'd.
+const sameInit = "/etc/keel/same-init"
+
 // switchRoot moves the API mounts into the new root, frees the initramfs
 // and execs the real init (as switch_root(8) does).
-func switchRoot(init string) error {
+func switchRoot(init string, verityRoot bool) error {
 	if init == "" {
 		init = "/sbin/init"
 	}
 	if _, err := os.Stat(filepath.Join(newRoot, init)); err != nil {
 		return fmt.Errorf("no init in the root: %w", err)
 	}
-	prefetch(filepath.Join(newRoot, init))
+	b, _ := os.ReadFile(sameInit)
+	continueHere := verityRoot && strings.TrimSpace(string(b)) == init
+	if !continueHere {
+		prefetch(filepath.Join(newRoot, init))
+	}
 	for _, d := range []string{"/dev", "/proc", "/sys", "/run"} {
 		if err := syscall.Mount(d, newRoot+d, "", syscall.MS_MOVE, ""); err != nil {
 			return fmt.Errorf("moving %s into the root: %w", d, err)
@@ -369,6 +381,10 @@ func switchRoot(init string) error {
 	}
 	os.Chdir("/")
 	mark("switched")
+	if continueHere {
+		rootMode() // does not return
+		return nil
+	}
 	// The root-mode init continues the fact count (KEEL-STATUS counts all).
 	factMu.Lock()
 	env := append(os.Environ(), "KEEL_FACTS="+strconv.Itoa(nFacts), "KEEL_TIMINGS="+strings.Join(marks, " "))
