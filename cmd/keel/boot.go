@@ -154,18 +154,12 @@ func bootExpectations(disk, variant, kernelRel string, noManifest bool) ([]boot.
 			if err := json.Unmarshal(b, &man); err != nil {
 				return nil, fmt.Errorf("boot: %s: %w", filepath.Join(filepath.Dir(disk), "manifest.json"), err)
 			}
-			if man.Boot == nil {
-				return nil, fmt.Errorf("boot: image %s is not bootable (its manifest has no boot section)", man.Image)
+			if man.Boot != nil && kernelRel != "" {
+				man.Boot.KernelRelease = kernelRel // --kernel-release wins
 			}
-			if kernelRel == "" {
-				kernelRel = man.Boot.KernelRelease
-			}
-			ex, err := boot.ImageExpect(man.Image, kernelRel, man.Boot.Cmdline, man.PackageNames())
+			ex, err := man.BootExpect()
 			if err != nil {
-				return nil, err
-			}
-			if man.Boot.RootHash != "" {
-				ex = append(ex, boot.MustExpect("kernel.cmdline~=keel.roothash="+man.Boot.RootHash)...)
+				return nil, fmt.Errorf("boot: %w", err)
 			}
 			return ex, nil
 		}
@@ -175,5 +169,5 @@ func bootExpectations(disk, variant, kernelRel string, noManifest bool) ([]boot.
 	default:
 		return nil, fmt.Errorf("boot: unknown variant %q (want vm, hwe, guard or fips)", variant)
 	}
-	return boot.ImageExpect(variant, kernelRel, "", nil)
+	return boot.ImageExpect(variant, kernelRel, "", "", nil)
 }

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/google/renameio/v2"
 )
 
 // Firmware selects how QEMU starts the guest.
@@ -86,12 +88,15 @@ type Result struct {
 // Run boots and judges. The error is for the harness itself failing (QEMU
 // missing, bad options); a guest that fails to boot is a Result with OK false.
 func Run(ctx context.Context, o Options) (*Result, error) {
-	args, cleanup, err := qemuArgs(o)
+	args, varsCopy, cleanup, err := qemuArgs(o)
 	if cleanup != nil {
 		defer cleanup()
 	}
 	if err != nil {
 		return nil, err
+	}
+	if o.SaveVars != "" && varsCopy == "" {
+		return nil, errors.New("boot: saving OVMF vars needs a firmware boot (OVMF), not a direct kernel boot")
 	}
 	timeout := o.Timeout
 	if timeout == 0 {
@@ -181,8 +186,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	werr := cmd.Wait()
 	res.Duration = time.Since(start)
 	if o.SaveVars != "" {
-		if err := saveVars(args, o.SaveVars); err != nil {
-			return nil, err
+		// The NVRAM as the firmware left it; renameio: temp, fsync, rename.
+		b, err := os.ReadFile(varsCopy)
+		if err == nil {
+			err = renameio.WriteFile(o.SaveVars, b, 0o600)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("boot: saving OVMF vars: %w", err)
 		}
 	}
 	mu.Lock()
@@ -241,7 +251,9 @@ func lastLine(b []byte) string {
 	return strings.TrimSpace(lines[len(lines)-1])
 }
 
-func qemuArgs(o Options) (args []string, cleanup func(), err error) {
+// qemuArgs also returns the writable NVRAM copy QEMU boots with (firmware
+// boots; "" otherwise).
+func qemuArgs(o Options) (args []string, varsCopy string, cleanup func(), err error) {
 	mem := o.Memory
 	if mem == 0 {
 		mem = 1024
@@ -263,7 +275,7 @@ func qemuArgs(o Options) (args []string, cleanup func(), err error) {
 		"-device", "virtio-rng-pci"}
 	if o.Disk != "" {
 		if _, err := os.Stat(o.Disk); err != nil {
-			return nil, nil, fmt.Errorf("boot: disk: %w", err)
+			return nil, "", nil, fmt.Errorf("boot: disk: %w", err)
 		}
 		format := o.DiskFormat
 		if format == "" {
@@ -276,7 +288,7 @@ func qemuArgs(o Options) (args []string, cleanup func(), err error) {
 	switch o.Firmware {
 	case Direct, "":
 		if o.Kernel == "" {
-			return nil, nil, errors.New("boot: direct boot needs a kernel")
+			return nil, "", nil, errors.New("boot: direct boot needs a kernel")
 		}
 		args = append(args, "-kernel", o.Kernel, "-append", o.Cmdline)
 		if o.Initrd != "" {
@@ -284,13 +296,13 @@ func qemuArgs(o Options) (args []string, cleanup func(), err error) {
 		}
 	case OVMF, OVMFSecureBoot:
 		if o.Disk == "" {
-			return nil, nil, errors.New("boot: firmware boot needs a disk")
+			return nil, "", nil, errors.New("boot: firmware boot needs a disk")
 		}
 		code := OVMFCode
 		if o.Firmware == OVMFSecureBoot {
 			code = OVMFSecureCode
 			if o.Vars == "" {
-				return nil, nil, errors.New("boot: Secure Boot needs a vars file with enrolled keys (see docs/boot.md)")
+				return nil, "", nil, errors.New("boot: Secure Boot needs a vars file with enrolled keys (see docs/boot.md)")
 			}
 			args = append(args, "-global", "driver=cfi.pflash01,property=secure,value=on")
 		}
@@ -300,45 +312,25 @@ func qemuArgs(o Options) (args []string, cleanup func(), err error) {
 		}
 		dir, err := os.MkdirTemp("", "keel-boot-*")
 		if err != nil {
-			return nil, nil, err
+			return nil, "", nil, err
 		}
 		cleanup = func() { os.RemoveAll(dir) }
-		copyVars := filepath.Join(dir, "vars.fd")
+		varsCopy = filepath.Join(dir, "vars.fd")
 		b, err := os.ReadFile(vars)
 		if err != nil {
-			return nil, cleanup, fmt.Errorf("boot: OVMF vars: %w", err)
+			return nil, "", cleanup, fmt.Errorf("boot: OVMF vars: %w", err)
 		}
-		if err := os.WriteFile(copyVars, b, 0o600); err != nil {
-			return nil, cleanup, err
+		if err := os.WriteFile(varsCopy, b, 0o600); err != nil {
+			return nil, "", cleanup, err
 		}
 		if _, err := os.Stat(code); err != nil {
-			return nil, cleanup, fmt.Errorf("boot: OVMF firmware: %w (apt-get install ovmf)", err)
+			return nil, "", cleanup, fmt.Errorf("boot: OVMF firmware: %w (apt-get install ovmf)", err)
 		}
 		args = append(args,
 			"-drive", "if=pflash,format=raw,unit=0,readonly=on,file="+code,
-			"-drive", "if=pflash,format=raw,unit=1,file="+copyVars)
+			"-drive", "if=pflash,format=raw,unit=1,file="+varsCopy)
 	default:
-		return nil, nil, fmt.Errorf("boot: unknown firmware %q (want direct, ovmf or ovmf-secure-boot)", o.Firmware)
+		return nil, "", nil, fmt.Errorf("boot: unknown firmware %q (want direct, ovmf or ovmf-secure-boot)", o.Firmware)
 	}
-	return args, cleanup, nil
-}
-
-// saveVars copies the NVRAM QEMU wrote (the writable pflash unit) to dst,
-// atomically.
-func saveVars(args []string, dst string) error {
-	const unit1 = "if=pflash,format=raw,unit=1,file="
-	for _, a := range args {
-		if src, ok := strings.CutPrefix(a, unit1); ok {
-			b, err := os.ReadFile(src)
-			if err != nil {
-				return fmt.Errorf("boot: saving OVMF vars: %w", err)
-			}
-			tmp := dst + ".tmp"
-			if err := os.WriteFile(tmp, b, 0o600); err != nil {
-				return fmt.Errorf("boot: saving OVMF vars: %w", err)
-			}
-			return os.Rename(tmp, dst)
-		}
-	}
-	return errors.New("boot: --save-vars needs a firmware boot (OVMF)")
+	return args, varsCopy, cleanup, nil
 }

@@ -110,10 +110,11 @@ func OpenSSLExpect(fips bool) []Expectation {
 
 // ImageExpect is everything a booted image is checked against: its variant's
 // presets (fips is a vm in FIPS mode), the kernel release it installed, the
-// OpenSSL checks when the openssl package is installed (FIPS or default
+// dm-verity root hash its command line must carry (rootHash, "" for none),
+// the OpenSSL checks when the openssl package is installed (FIPS or default
 // mode, as its kernel command line says) and, in FIPS mode, that the kernel
 // agrees. packages are the installed package names.
-func ImageExpect(variant, kernelRelease, cmdline string, packages []string) ([]Expectation, error) {
+func ImageExpect(variant, kernelRelease, cmdline, rootHash string, packages []string) ([]Expectation, error) {
 	preset := variant
 	switch variant {
 	case "fips":
@@ -125,6 +126,9 @@ func ImageExpect(variant, kernelRelease, cmdline string, packages []string) ([]E
 	ex, err := Expect(preset, kernelRelease)
 	if err != nil {
 		return nil, err
+	}
+	if rootHash != "" {
+		ex = append(ex, MustExpect("kernel.cmdline~=keel.roothash="+rootHash)...)
 	}
 	fips := FIPSMode(cmdline)
 	hasOpenSSL := false

@@ -1,6 +1,7 @@
 package boot
 
 import (
+	"context"
 	"strings"
 	"testing"
 )
@@ -122,7 +123,7 @@ func TestImageExpect(t *testing.T) {
 		{"fips", "fips=1", nil, "fips_enabled=1", "health.50-openssl"},
 		{"custom", "", nil, "kernel.release=6.1", "root.write"},
 	} {
-		ex, err := ImageExpect(tc.variant, "6.1", tc.cmdline, tc.pkgs)
+		ex, err := ImageExpect(tc.variant, "6.1", tc.cmdline, "", tc.pkgs)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -134,5 +135,12 @@ func TestImageExpect(t *testing.T) {
 		if !strings.Contains(s, tc.want) || tc.notWant != "" && strings.Contains(s, tc.notWant) {
 			t.Errorf("%s %q %v: want %q, not %q in:\n%s", tc.variant, tc.cmdline, tc.pkgs, tc.want, tc.notWant, s)
 		}
+	}
+}
+
+func TestSaveVarsNeedsFirmware(t *testing.T) {
+	_, err := Run(context.Background(), Options{Firmware: Direct, Kernel: "/nonexistent/vmlinuz", SaveVars: t.TempDir() + "/vars.fd"})
+	if err == nil || !strings.Contains(err.Error(), "saving OVMF vars needs a firmware boot") {
+		t.Errorf("direct boot with SaveVars: %v", err)
 	}
 }

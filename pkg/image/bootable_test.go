@@ -204,12 +204,9 @@ func TestDistroBootable(t *testing.T) {
 					t.Errorf("manifest lacks output %s: %+v", o.Format, man.Outputs)
 				}
 			}
-			ex, err := boot.ImageExpect(tc.name, man.Boot.KernelRelease, man.Boot.Cmdline, man.PackageNames())
+			ex, err := man.BootExpect()
 			if err != nil {
 				t.Fatal(err)
-			}
-			if man.Boot.RootHash != "" {
-				ex = append(ex, boot.MustExpect("kernel.cmdline~=keel.roothash="+man.Boot.RootHash)...)
 			}
 			vars := ""
 			if tc.fw == boot.OVMFSecureBoot {

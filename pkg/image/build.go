@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/keel-linux/keel/pkg/boot"
 	"github.com/keel-linux/keel/pkg/oci"
 	"github.com/keel-linux/keel/pkg/pgp"
 	"github.com/keel-linux/keel/pkg/repodata"
@@ -71,6 +72,15 @@ func (m *Manifest) PackageNames() []string {
 		names[i] = p.Name
 	}
 	return names
+}
+
+// BootExpect is what keel boot checks on this bootable image (boot.ImageExpect
+// of its name, kernel, command line, root hash and packages).
+func (m *Manifest) BootExpect() ([]boot.Expectation, error) {
+	if m.Boot == nil {
+		return nil, fmt.Errorf("image %s is not bootable (its manifest has no boot section)", m.Image)
+	}
+	return boot.ImageExpect(m.Image, m.Boot.KernelRelease, m.Boot.Cmdline, m.Boot.RootHash, m.PackageNames())
 }
 
 // ManifestPackage is one installed package.

@@ -78,7 +78,7 @@ func TestDistroFIPS(t *testing.T) {
 			if !boot.FIPSMode(man.Boot.Cmdline) {
 				t.Fatalf("fips image command line %q lacks fips=1", man.Boot.Cmdline)
 			}
-			ex, err := boot.ImageExpect(d.Name, man.Boot.KernelRelease, man.Boot.Cmdline, man.PackageNames())
+			ex, err := man.BootExpect()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -124,4 +124,29 @@ func flipByte(path string, off int64) error {
 	b[0] ^= 0xff
 	_, err = f.WriteAt(b, off)
 	return err
+}
+
+func TestManifestBootExpect(t *testing.T) {
+	if _, err := (&Manifest{Image: "container-core"}).BootExpect(); err == nil || !strings.Contains(err.Error(), "container-core is not bootable") {
+		t.Errorf("container manifest: %v", err)
+	}
+	m := &Manifest{Image: "guard", Boot: &BootInfo{KernelRelease: "6.1.0-x", Cmdline: "console=ttyS0", RootHash: "abc123"},
+		Packages: []ManifestPackage{{Name: "kernel"}}}
+	ex, err := m.BootExpect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []string
+	for _, e := range ex {
+		all = append(all, e.String())
+	}
+	s := strings.Join(all, "\n")
+	for _, want := range []string{"kernel.release=6.1.0-x", "kernel.cmdline~=keel.roothash=abc123", "root.write=EROFS"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("guard expectations lack %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "health.") {
+		t.Errorf("guard without openssl gets OpenSSL checks:\n%s", s)
+	}
 }

@@ -115,12 +115,9 @@ func bootImage(ctx context.Context, dir string, res *image.Result, opt Options) 
 		return br, fmt.Errorf("image %s: no disk output to boot (raw, qcow2 or vhd)", man.Image)
 	}
 	br.Disk, _ = filepath.Rel(dir, disk)
-	ex, err := boot.ImageExpect(man.Image, man.Boot.KernelRelease, man.Boot.Cmdline, man.PackageNames())
+	ex, err := man.BootExpect()
 	if err != nil {
 		return br, err
-	}
-	if man.Boot.RootHash != "" {
-		ex = append(ex, boot.MustExpect("kernel.cmdline~=keel.roothash="+man.Boot.RootHash)...)
 	}
 	o := boot.Options{Disk: disk, DiskFormat: format, Firmware: boot.OVMF, Expect: ex, Timeout: 150 * time.Second}
 	if man.Boot.SecureBoot {
