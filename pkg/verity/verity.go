@@ -11,6 +11,10 @@
 // Every node is sha256(salt || block); a hash block holds blockSize/32 digests,
 // zero-padded. The root hash is the digest of the single top-level block (or of
 // the only data block when there is one).
+//
+// Blocks are hashed two at a time (internal/sha256x2): with the x86 SHA
+// extensions two interleaved streams run nearly twice as fast as Go's
+// crypto/sha256, which hashes one message at a time.
 package verity
 
 import (
@@ -27,6 +31,8 @@ import (
 	"runtime/debug"
 	"sync"
 	"syscall"
+
+	"github.com/keel-linux/keel/pkg/verity/internal/sha256x2"
 )
 
 // SuperblockSize is the size of the on-disk superblock structure.
@@ -155,13 +161,7 @@ func Format(ctx context.Context, data io.ReaderAt, size int64, hashOut io.Writer
 		tree[i] = lvl
 		n := int(lvSize[i])
 		next := make([]byte, n*digestSize)
-		h := sha256.New()
-		for b := 0; b < n; b++ {
-			h.Reset()
-			h.Write(o.Salt)
-			h.Write(lvl[b*bs : (b+1)*bs])
-			h.Sum(next[b*digestSize : b*digestSize : (b+1)*digestSize])
-		}
+		hashBlocks(lvl, next, bs, o.Salt)
 		cur = next
 	}
 	var root RootHash
@@ -215,7 +215,6 @@ func hashData(ctx context.Context, data io.ReaderAt, blocks uint64, bs int, salt
 		go func() {
 			defer wg.Done()
 			buf := make([]byte, chunkBlocks*bs)
-			h := sha256.New()
 			// A mapped file truncated under us faults; make that an error.
 			debug.SetPanicOnFault(true)
 			defer func() {
@@ -260,13 +259,7 @@ func hashData(ctx context.Context, data io.ReaderAt, blocks uint64, bs int, salt
 					mu.Unlock()
 					return
 				}
-				for i := uint64(0); i < n; i++ {
-					h.Reset()
-					h.Write(salt)
-					h.Write(b[i*uint64(bs) : (i+1)*uint64(bs)])
-					d := (first + i) * digestSize
-					h.Sum(out[d : d : d+digestSize])
-				}
+				hashBlocks(b, out[first*digestSize:(first+n)*digestSize], bs, salt)
 			}
 		}()
 	}
@@ -275,6 +268,24 @@ func hashData(ctx context.Context, data io.ReaderAt, blocks uint64, bs int, salt
 		return nil, firstErr
 	}
 	return out, nil
+}
+
+// hashBlocks writes sha256(salt || block) for each bs-byte block of data to
+// out, two blocks at a time (see package sha256x2: on SHA-NI CPUs that is
+// nearly twice one stream's speed).
+func hashBlocks(data, out []byte, bs int, salt []byte) {
+	n := len(data) / bs
+	i := 0
+	for ; i+1 < n; i += 2 {
+		sha256x2.Sum2(salt, data[i*bs:(i+1)*bs], data[(i+1)*bs:(i+2)*bs],
+			(*[digestSize]byte)(out[i*digestSize:]), (*[digestSize]byte)(out[(i+1)*digestSize:]))
+	}
+	if i < n {
+		h := sha256.New()
+		h.Write(salt)
+		h.Write(data[i*bs : (i+1)*bs])
+		h.Sum(out[i*digestSize : i*digestSize])
+	}
 }
 
 // Superblock encodes struct verity_sb (little endian, 512 bytes).
