@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 )
@@ -130,7 +131,7 @@ func (d *Definition) Path() string { return d.path }
 // WantRPMDB reports whether the image keeps an rpm database.
 func (d *Definition) WantRPMDB() bool { return d.RPMDB == nil || *d.RPMDB }
 
-var nameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
+var nameRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`) })
 
 // Parse reads a definition; errors name the file, line and field.
 func Parse(path string, data []byte) (*Definition, error) {
@@ -182,7 +183,7 @@ func ferr(field, format string, a ...any) error {
 }
 
 func (d *Definition) validate() error {
-	if !nameRe.MatchString(d.Name) {
+	if !nameRe().MatchString(d.Name) {
 		return ferr("name", "%q: want lower-case letters, digits, '.', '_' or '-'", d.Name)
 	}
 	switch d.Kind {
@@ -230,12 +231,12 @@ func (d *Definition) validate() error {
 		}
 	}
 	for i, u := range d.Users {
-		if !nameRe.MatchString(u.Name) || u.UID < 0 {
+		if !nameRe().MatchString(u.Name) || u.UID < 0 {
 			return ferr(fmt.Sprintf("users[%d]", i), "want a name and a non-negative uid")
 		}
 	}
 	for i, g := range d.Groups {
-		if !nameRe.MatchString(g.Name) || g.GID < 0 {
+		if !nameRe().MatchString(g.Name) || g.GID < 0 {
 			return ferr(fmt.Sprintf("groups[%d]", i), "want a name and a non-negative gid")
 		}
 	}
