@@ -26,11 +26,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
-	"runtime/debug"
 	"sync"
-	"syscall"
 
 	"github.com/keel-linux/keel/pkg/verity/internal/sha256x2"
 )
@@ -147,21 +144,26 @@ func Format(ctx context.Context, data io.ReaderAt, size int64, hashOut io.Writer
 	}
 	_, lvSize := levels(dataBlocks, perBlockBits, hashStart)
 
-	// Level 0: digests of data blocks, computed in parallel.
-	digests, err := hashData(ctx, data, dataBlocks, bs, o.Salt, o.Workers)
-	if err != nil {
+	// tree[i] holds level i's blocks (digests zero-padded to whole blocks);
+	// the data blocks' digests are written straight into level 0.
+	tree := make([][]byte, len(lvSize))
+	for i := range lvSize {
+		tree[i] = make([]byte, int(lvSize[i])*bs)
+	}
+	digests := make([]byte, dataBlocks*digestSize)
+	if len(tree) > 0 {
+		digests = tree[0][:len(digests)]
+	}
+	if err := hashData(ctx, data, dataBlocks, bs, o.Salt, o.Workers, digests); err != nil {
 		return Params{}, err
 	}
-	// tree[i] holds level i's blocks (digests zero-padded to whole blocks).
-	tree := make([][]byte, len(lvSize))
 	cur := digests
-	for i := range lvSize {
-		lvl := make([]byte, int(lvSize[i])*bs)
-		copy(lvl, cur)
-		tree[i] = lvl
-		n := int(lvSize[i])
-		next := make([]byte, n*digestSize)
-		hashBlocks(lvl, next, bs, o.Salt)
+	for i := range tree {
+		next := make([]byte, int(lvSize[i])*digestSize)
+		if i+1 < len(tree) {
+			next = tree[i+1][:len(next)]
+		}
+		hashBlocks(tree[i], next, bs, o.Salt)
 		cur = next
 	}
 	var root RootHash
@@ -186,23 +188,16 @@ func Format(ctx context.Context, data io.ReaderAt, size int64, hashOut io.Writer
 	return p, nil
 }
 
-// hashData returns sha256(salt||block) for every data block, in order.
-func hashData(ctx context.Context, data io.ReaderAt, blocks uint64, bs int, salt []byte, workers int) ([]byte, error) {
+// hashData writes sha256(salt||block) for every data block to out, in order.
+func hashData(ctx context.Context, data io.ReaderAt, blocks uint64, bs int, salt []byte, workers int, out []byte) error {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	// A file is mapped rather than read: hashing straight from the page
-	// cache saves copying every byte once.
-	if f, ok := data.(*os.File); ok {
-		if fi, err := f.Stat(); err != nil || fi.Size() < int64(blocks)*int64(bs) {
-			// Too short: ReadAt below reports it (a mapping would SIGBUS).
-		} else if m, err := syscall.Mmap(int(f.Fd()), 0, int(blocks)*bs, syscall.PROT_READ, syscall.MAP_SHARED); err == nil {
-			defer syscall.Munmap(m)
-			data = bytesReaderAt(m)
-		}
-	}
-	out := make([]byte, blocks*digestSize)
-	const chunkBlocks = 256 // 1 MiB reads at 4 KiB blocks
+	// Each worker reads 64 blocks at a time into its own buffer, which
+	// stays in the core's L2 cache while it is hashed. That beats mapping
+	// the file: with two-stream hashing, faulting pages in cost more than
+	// the kernel's copy (bench/results/boot.md: 0.28 s vs 0.36 s for 1 GiB).
+	const chunkBlocks = 64
 	nChunks := (blocks + chunkBlocks - 1) / chunkBlocks
 	var (
 		mu       sync.Mutex
@@ -215,17 +210,6 @@ func hashData(ctx context.Context, data io.ReaderAt, blocks uint64, bs int, salt
 		go func() {
 			defer wg.Done()
 			buf := make([]byte, chunkBlocks*bs)
-			// A mapped file truncated under us faults; make that an error.
-			debug.SetPanicOnFault(true)
-			defer func() {
-				if r := recover(); r != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = fmt.Errorf("verity: data changed while being hashed: %v", r)
-					}
-					mu.Unlock()
-				}
-			}()
 			for {
 				mu.Lock()
 				c := next
@@ -246,9 +230,7 @@ func hashData(ctx context.Context, data io.ReaderAt, blocks uint64, bs int, salt
 				first := c * chunkBlocks
 				n := min(uint64(chunkBlocks), blocks-first)
 				b := buf[:n*uint64(bs)]
-				if m, ok := data.(bytesReaderAt); ok {
-					b = m[first*uint64(bs) : (first+n)*uint64(bs)]
-				} else if got, err := data.ReadAt(b, int64(first)*int64(bs)); got != len(b) {
+				if got, err := data.ReadAt(b, int64(first)*int64(bs)); got != len(b) {
 					if err == nil {
 						err = io.ErrUnexpectedEOF
 					}
@@ -264,10 +246,7 @@ func hashData(ctx context.Context, data io.ReaderAt, blocks uint64, bs int, salt
 		}()
 	}
 	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
-	}
-	return out, nil
+	return firstErr
 }
 
 // hashBlocks writes sha256(salt || block) for each bs-byte block of data to
@@ -342,18 +321,4 @@ func ParseSuperblock(b []byte) (Params, error) {
 	p.Salt = append([]byte(nil), b[88:88+saltLen]...)
 	p.HashStartBlock = 1
 	return p, nil
-}
-
-// bytesReaderAt is a mapped file; workers slice it instead of copying.
-type bytesReaderAt []byte
-
-func (b bytesReaderAt) ReadAt(p []byte, off int64) (int, error) {
-	if off >= int64(len(b)) {
-		return 0, io.EOF
-	}
-	n := copy(p, b[off:])
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
 }
