@@ -25,7 +25,8 @@ openssl req -new -x509 -newkey rsa:2048 -nodes -keyout "$work/db.key" -out "$wor
 for v in vm hwe guard; do
   "$keel" -C "$here/distro" --out "$work/out" image build "$v" --secureboot-key "$work/db.key" --secureboot-cert "$work/db.crt" >/dev/null 2>&1
 done
-# guard-direct: the UKI's own sections, booted with -kernel/-initrd/-append.
+# guard-direct: the UKI's own sections, booted with -kernel/-initrd/-append;
+# guard-pvh: the same, the kernel entered through PVH (keel boot --pvh).
 g=$work/out/images/guard
 for s in linux initrd cmdline; do objcopy -O binary --only-section=.$s "$g/guard.efi" "$work/guard.$s"; done
 # A VM keeps its NVRAM: the first boot after enrolling keys rewrites OVMF's
@@ -36,16 +37,18 @@ echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 rel() { python3 -c "import json,sys;print(json.load(open(sys.argv[1]))['boot']['kernel_release'])" "$1"; }
 declare -A times
 for i in $(seq "$N"); do
-  for v in vm hwe guard guard-direct; do
-    dir=$work/out/images/${v%-direct}
-    args=(--variant "${v%-direct}" --kernel-release "$(rel "$dir/manifest.json")")
+  for v in vm hwe guard guard-direct guard-pvh; do
+    b=${v%-direct}; b=${b%-pvh}
+    dir=$work/out/images/$b
+    args=(--variant "$b" --kernel-release "$(rel "$dir/manifest.json")")
     [ "$v" = guard ] && args+=(--secure-boot --vars "$work/primed.fd")
-    [ "$v" = guard-direct ] && args+=(--kernel "$work/guard.linux" --initrd "$work/guard.initrd" --append "$(tr -d '\0' <"$work/guard.cmdline")")
-    t=$("$keel" --json boot "$dir/${v%-direct}.raw" "${args[@]}" | python3 -c "import json,sys;d=json.load(sys.stdin);print(d['status_after_s'] if d.get('ok') else 'FAIL')") || t=FAIL
+    case $v in guard-direct | guard-pvh) args+=(--kernel "$work/guard.linux" --initrd "$work/guard.initrd" --append "$(tr -d '\0' <"$work/guard.cmdline")") ;; esac
+    [ "$v" = guard-pvh ] && args+=(--pvh)
+    t=$("$keel" --json boot "$dir/$b.raw" "${args[@]}" | python3 -c "import json,sys;d=json.load(sys.stdin);print(d['status_after_s'] if d.get('ok') else 'FAIL')") || t=FAIL
     times[$v]="${times[$v]:-} $t"
   done
 done
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
-for v in vm hwe guard guard-direct; do
+for v in vm hwe guard guard-direct guard-pvh; do
   echo "$v: ${times[$v]} -> median $(echo ${times[$v]} | tr ' ' '\n' | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}') s"
 done

@@ -31,6 +31,7 @@ func init() {
 		memory, cpus                  int
 		noManifest                    bool
 		saveVars                      string
+		pvh                           bool
 	)
 	cmd := &cobra.Command{
 		Use:   "boot IMAGE",
@@ -46,7 +47,7 @@ Exit status 3 when the guest did not boot or a fact is wrong.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o := boot.Options{Timeout: timeout, Memory: memory, CPUs: cpus, Firmware: boot.OVMF,
-				DiskFormat: format, Kernel: kernel, Initrd: initrd, Cmdline: appendCmdline, Vars: vars, SaveVars: saveVars}
+				DiskFormat: format, Kernel: kernel, Initrd: initrd, Cmdline: appendCmdline, Vars: vars, SaveVars: saveVars, PVH: pvh}
 			if len(args) == 1 {
 				o.Disk = args[0]
 				if o.DiskFormat == "" {
@@ -137,6 +138,7 @@ Exit status 3 when the guest did not boot or a fact is wrong.`,
 	f.StringVar(&kernel, "kernel", "", "boot this kernel directly (no firmware; for timing and debugging)")
 	f.StringVar(&initrd, "initrd", "", "initramfs for --kernel")
 	f.StringVar(&appendCmdline, "append", "", "kernel command line for --kernel")
+	f.BoolVar(&pvh, "pvh", false, "with --kernel: boot the ELF kernel inside the bzImage through its PVH entry (no SeaBIOS loader, no in-guest decompression)")
 	f.StringVar(&consoleLog, "console-log", "", "write the raw serial console to this file")
 	f.IntVar(&memory, "memory", 1024, "guest memory in MiB")
 	f.IntVar(&cpus, "cpus", 1, "guest CPUs")

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/google/renameio/v2"
+	"github.com/keel-linux/keel/pkg/bzimage"
 )
 
 // Firmware selects how QEMU starts the guest.
@@ -61,11 +62,16 @@ type Options struct {
 	Kernel   string // Direct only
 	Initrd   string
 	Cmdline  string
-	Memory   int           // MiB; 0 means 1024
-	CPUs     int           // 0 means 1
-	CPU      string        // QEMU -cpu model; empty means DefaultCPU
-	Timeout  time.Duration // 0 means 120 s
-	Expect   []Expectation
+	// PVH (Direct) boots the ELF kernel inside the bzImage Kernel through
+	// its PVH entry point, as microVM monitors do: QEMU loads it itself, so
+	// neither SeaBIOS's loader nor the in-guest decompression runs. The
+	// kernel is decompressed before QEMU starts.
+	PVH     bool
+	Memory  int           // MiB; 0 means 1024
+	CPUs    int           // 0 means 1
+	CPU     string        // QEMU -cpu model; empty means DefaultCPU
+	Timeout time.Duration // 0 means 120 s
+	Expect  []Expectation
 	// Console receives the raw serial console as it arrives (may be nil).
 	Console io.Writer
 	QEMU    string // binary; empty: qemu-system-x86_64
@@ -290,7 +296,18 @@ func qemuArgs(o Options) (args []string, varsCopy string, cleanup func(), err er
 		if o.Kernel == "" {
 			return nil, "", nil, errors.New("boot: direct boot needs a kernel")
 		}
-		args = append(args, "-kernel", o.Kernel, "-append", o.Cmdline)
+		kernel := o.Kernel
+		if o.PVH {
+			dir, err := os.MkdirTemp("", "keel-boot-*")
+			if err != nil {
+				return nil, "", nil, err
+			}
+			cleanup = func() { os.RemoveAll(dir) }
+			if kernel, err = pvhKernel(o.Kernel, dir); err != nil {
+				return nil, "", cleanup, err
+			}
+		}
+		args = append(args, "-kernel", kernel, "-append", o.Cmdline)
 		if o.Initrd != "" {
 			args = append(args, "-initrd", o.Initrd)
 		}
@@ -333,4 +350,29 @@ func qemuArgs(o Options) (args []string, varsCopy string, cleanup func(), err er
 		return nil, "", nil, fmt.Errorf("boot: unknown firmware %q (want direct, ovmf or ovmf-secure-boot)", o.Firmware)
 	}
 	return args, varsCopy, cleanup, nil
+}
+
+// pvhKernel writes the ELF kernel out of the bzImage at path into dir and
+// returns its path; a kernel without a PVH entry point is an error (QEMU
+// would otherwise try, and fail, to boot it some other way).
+func pvhKernel(path, dir string) (string, error) {
+	img, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("boot: kernel: %w", err)
+	}
+	k, err := bzimage.Vmlinux(img)
+	if err != nil {
+		return "", fmt.Errorf("boot: --pvh: %s: %w", path, err)
+	}
+	if _, ok, err := bzimage.PVHEntry(k); err != nil || !ok {
+		if err == nil {
+			err = errors.New("the kernel has no PVH entry point (XEN_ELFNOTE_PHYS32_ENTRY; CONFIG_PVH)")
+		}
+		return "", fmt.Errorf("boot: --pvh: %s: %w", path, err)
+	}
+	out := filepath.Join(dir, "vmlinux")
+	if err := os.WriteFile(out, k, 0o600); err != nil {
+		return "", err
+	}
+	return out, nil
 }

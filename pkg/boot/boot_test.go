@@ -245,6 +245,27 @@ func TestGuardForgery(t *testing.T) {
 	}
 }
 
+// TestGuardPVH: the guard boots the same kernel through its PVH entry
+// (keel boot --pvh), every guard fact asserted.
+func TestGuardPVH(t *testing.T) {
+	requireQEMU(t)
+	g := guardImage(t)
+	ex, err := Expect("guard", g.Release)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := bootParallel(t, Options{Disk: g.Disk, Firmware: Direct, PVH: true, Kernel: g.Kernel, Initrd: g.Initrd, Cmdline: g.Cmdline, Expect: ex, Timeout: 60 * time.Second})
+	if !res.OK {
+		dumpConsole(t, res)
+		t.Fatalf("PVH boot: %s", res.Reason)
+	}
+	// A kernel without a PVH note (here: not a bzImage at all) is refused
+	// before QEMU starts.
+	if _, err := Run(context.Background(), Options{Firmware: Direct, PVH: true, Kernel: g.Initrd}); err == nil || !strings.Contains(err.Error(), "--pvh") {
+		t.Fatalf("PVH with a non-kernel: %v", err)
+	}
+}
+
 // TestGuardReproducible: two builds from the same inputs are byte-identical,
 // signed UKI and root hash included.
 func TestGuardReproducible(t *testing.T) {

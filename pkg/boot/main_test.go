@@ -52,6 +52,7 @@ func TestBootTimes(t *testing.T) {
 	exH, _ := Expect("hwe", hwe.Release)
 	setups := []setup{
 		{"guard, direct kernel boot", Options{Disk: guard.Disk, Firmware: Direct, Kernel: guard.Kernel, Initrd: guard.Initrd, Cmdline: guard.Cmdline, Expect: exG}},
+		{"guard, direct kernel boot through PVH", Options{Disk: guard.Disk, Firmware: Direct, PVH: true, Kernel: guard.Kernel, Initrd: guard.Initrd, Cmdline: guard.Cmdline, Expect: exG}},
 		{"guard, OVMF + Secure Boot (signed UKI)", Options{Disk: guard.Disk, Firmware: OVMFSecureBoot, Vars: ks.vars, Expect: exG}},
 		{"vm (6.1), OVMF (UKI)", Options{Disk: vm.Disk, Firmware: OVMF, Expect: exV}},
 		{"hwe (6.12), OVMF (UKI)", Options{Disk: hwe.Disk, Firmware: OVMF, Expect: exH}},
