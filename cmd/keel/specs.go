@@ -80,8 +80,10 @@ func (f *specFlags) readSpecs(paths []string) ([]*spec.Spec, []error, error) {
 	if os.Getenv("GOGC") == "" {
 		defer debug.SetGCPercent(debug.SetGCPercent(400))
 	}
-	// Twice the CPUs: a worker waiting on a %(...) child leaves its CPU idle.
-	all, allErrs := r.ParseFiles(paths, 2*runtime.GOMAXPROCS(0))
+	// More workers than CPUs: a worker waiting on a %(...) child (or on
+	// another worker's run of the same host query) leaves its CPU idle, and
+	// specs with %(...) are parsed first.
+	all, allErrs := r.ParseFiles(paths, 4*runtime.GOMAXPROCS(0))
 	var specs []*spec.Spec
 	var errs []error
 	for i, s := range all {

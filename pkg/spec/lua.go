@@ -36,7 +36,18 @@ type luaEnv struct {
 // forLimitRE finds numeric for loops whose limit is an expression: Lua 5.4
 // coerces a numeric string there (for i=1,rpm.expand("%#")), gopher-lua's
 // Lua 5.1 does not, so the limit is wrapped in tonumber().
-var forLimitRE = regexp.MustCompile(`(\bfor\s+\w+\s*=\s*[^,\n]+,\s*)(rpm\.expand\([^\n]*?\))\s+do\b`)
+var forLimitRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(\bfor\s+\w+\s*=\s*[^,\n]+,\s*)(rpm\.expand\([^\n]*?\))\s+do\b`)
+})
+
+func init() {
+	// Lua 5.1's implicit `arg` table for vararg functions is gone since
+	// Lua 5.2 (rpm runs 5.4): without it a nested function(...) sees the
+	// global arg rpm sets, and no table is built per chunk call (every
+	// chunk is vararg), which was a third of the Lua allocations. Only
+	// this package uses gopher-lua.
+	lua.CompatVarArg = false
+}
 
 var (
 	protoMu    sync.Mutex
@@ -52,7 +63,7 @@ func compileLua(src string) (*lua.FunctionProto, error) {
 	if ok {
 		return p, nil
 	}
-	chunk, err := parse.Parse(strings.NewReader(forLimitRE.ReplaceAllString(src, "${1}tonumber(${2}) do")), "<lua>")
+	chunk, err := parse.Parse(strings.NewReader(forLimitRE().ReplaceAllString(src, "${1}tonumber(${2}) do")), "<lua>")
 	if err != nil {
 		return nil, err
 	}

@@ -155,8 +155,13 @@ func (m *Macros) Body(name string) (string, bool) {
 
 // Expand expands every macro in s.
 func (m *Macros) Expand(s string) (string, error) {
+	// Most spec lines (descriptions, scripts, changelog) hold no macro.
+	if strings.IndexByte(s, '%') < 0 && len(s) <= maxExpandSize {
+		return s, nil
+	}
 	e := &expander{m: m}
 	var b strings.Builder
+	b.Grow(len(s) + len(s)/2)
 	if err := e.expand(&b, s); err != nil {
 		return b.String(), err
 	}
@@ -343,11 +348,19 @@ func (e *expander) expandString(s string) (string, error) {
 
 // expand is a port of rpm 4.18's expandMacro.
 func (e *expander) expand(b *strings.Builder, s string) error {
+	// No defer: with this many returns Go cannot open-code it, and the
+	// runtime's deferreturn showed up at 5% of parse time.
 	e.depth++
-	defer func() { e.depth-- }()
 	if e.depth > maxDepth {
+		e.depth--
 		return errTooDeep
 	}
+	err := e.expandLoop(b, s)
+	e.depth--
+	return err
+}
+
+func (e *expander) expandLoop(b *strings.Builder, s string) error {
 	for i := 0; i < len(s); {
 		j := strings.IndexByte(s[i:], '%')
 		if j < 0 {

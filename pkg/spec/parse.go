@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -64,7 +65,7 @@ func (p *parser) reading() bool {
 
 // parseOnce parses the spec on a copy of from (the Reader's base, or the
 // macros left by the first pass) and returns the spec and its macros.
-func (r *Reader) parseOnce(file string, data []byte, from *Macros, arch string) (*Spec, *Macros, error) {
+func (r *Reader) parseOnce(file string, lines []logicalLine, from *Macros, arch string) (*Spec, *Macros, error) {
 	m := from.Clone()
 	if arch != "" {
 		m.Push("_target_cpu", arch, -11)
@@ -76,7 +77,7 @@ func (r *Reader) parseOnce(file string, data []byte, from *Macros, arch string) 
 	p.mainPkg = &Package{}
 	p.pkg = p.mainPkg
 	p.section = "preamble"
-	p.srcs = []*lineSource{{file: file, lines: logicalLines(string(data))}}
+	p.srcs = []*lineSource{{file: file, lines: lines}}
 	defer m.releaseLua()
 	p.firstPass = arch == ""
 	if err := p.run(); err == errBuildArchPass {
@@ -419,7 +420,9 @@ func (p *parser) sectionArgsX(sec, line string) (pkg *Package, name string, inte
 	return pkg, name, interp, expand, nil
 }
 
-var unexpandedRE = regexp.MustCompile(`%\{[!?]*[A-Za-z_][A-Za-z0-9_]*[:}]|%[A-Za-z_][A-Za-z0-9_]*`)
+var unexpandedRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`%\{[!?]*[A-Za-z_][A-Za-z0-9_]*[:}]|%[A-Za-z_][A-Za-z0-9_]*`)
+})
 
 // errBuildArchPass stops the first pass of a spec at the main package's
 // BuildArch tag: rpm reads only that far before parsing again for the arch.
@@ -473,6 +476,15 @@ func (p *parser) startSection(sec, line string) error {
 		p.s.HasCheck = true
 	case "changelog":
 		p.inClog = true
+		// The changelog is usually the rest of the file and most of it:
+		// size the buffer once instead of doubling it line by line.
+		if src := p.srcs[len(p.srcs)-1]; p.clog.Len() == 0 {
+			n := 0
+			for _, l := range src.lines[src.idx:] {
+				n += len(l.text) + 1
+			}
+			p.clog.Grow(n)
+		}
 	default:
 		if q, ok := scriptlets[sec]; ok {
 			pkg, _, interp, expand, err := p.sectionArgsX(sec, line)
@@ -574,7 +586,7 @@ func (p *parser) preamble(line string) error {
 	}
 	main := p.pkg == p.mainPkg
 	pkg := p.pkg
-	if m := unexpandedRE.FindString(val); m != "" && word != "source" && word != "patch" && word != "url" && word != "bugurl" {
+	if m := unexpandedRE().FindString(val); m != "" && word != "source" && word != "patch" && word != "url" && word != "bugurl" {
 		// rpm keeps unknown macros as text; say so, it is nearly always a
 		// missing --define (e.g. the dist tag or a distro macro).
 		p.s.Warnings = append(p.s.Warnings, fmt.Sprintf("%s:%d: unknown macro %s in %s", p.file, p.line, m, t[:i]))
@@ -950,12 +962,13 @@ func changelogDate(wd, mon, day, year string) (time.Time, bool) {
 // changelog (the entries before it are kept and an error is returned).
 func parseChangelog(text string) ([]Changelog, error) {
 	var out []Changelog
-	var cur *Changelog
+	var cur Changelog
+	have := false
 	bodyStart, bodyEnd := 0, 0
 	flush := func() {
-		if cur != nil {
+		if have {
 			cur.Text = strings.TrimRight(text[bodyStart:bodyEnd], "\n \t")
-			out = append(out, *cur)
+			out = append(out, cur)
 		}
 	}
 	for pos := 0; pos < len(text); {
@@ -969,24 +982,24 @@ func parseChangelog(text string) ([]Changelog, error) {
 		next := end + 1
 		if strings.HasPrefix(l, "*") {
 			flush()
-			f := strings.Fields(l[1:])
-			if len(f) < 4 {
+			f, nf, author4, author6 := headerFields(l[1:])
+			if nf < 4 {
 				return out, fmt.Errorf("%%changelog: bad entry header %q", clip(l))
 			}
 			ts, ok := changelogDate(f[0], f[1], f[2], f[3])
-			rest := f[4:]
-			if !ok && len(f) >= 6 {
+			author := author4
+			if !ok && nf >= 6 {
 				// "Mon Jan 02 10:00:00 UTC 2006" (rpm's extended format)
-				t, err := time.Parse("Mon Jan 2 15:04:05 2006", strings.Join(append(f[:4:4], f[5]), " "))
-				ts, ok, rest = t.Add(-zoneOffset(f[4], t.Year())), err == nil, f[6:]
+				t, err := time.Parse("Mon Jan 2 15:04:05 2006", f[0]+" "+f[1]+" "+f[2]+" "+f[3]+" "+f[5])
+				ts, ok, author = t.Add(-zoneOffset(f[4], t.Year())), err == nil, author6
 			}
 			if !ok {
 				return out, fmt.Errorf("%%changelog: bad date in %q", clip(l))
 			}
-			if len(out) > 0 && ts.After(out[len(out)-1].Time) || cur != nil && ts.After(cur.Time) {
+			if len(out) > 0 && ts.After(out[len(out)-1].Time) || have && ts.After(cur.Time) {
 				return out, fmt.Errorf("%%changelog not in descending chronological order: %q", clip(l))
 			}
-			cur = &Changelog{Time: ts.UTC(), Author: strings.Join(rest, " ")}
+			cur, have = Changelog{Time: ts.UTC(), Author: author}, true
 			// Like rpm, the text starts after the blanks that follow the
 			// header, and its first line belongs to it even if it starts
 			// with "*"; the entry ends at the next line starting with "*".
@@ -1004,7 +1017,7 @@ func parseChangelog(text string) ([]Changelog, error) {
 			}
 			continue
 		}
-		if cur == nil {
+		if !have {
 			if strings.TrimSpace(l) != "" {
 				return out, fmt.Errorf("%%changelog entries must start with *: %q", clip(l))
 			}
@@ -1015,4 +1028,67 @@ func parseChangelog(text string) ([]Changelog, error) {
 	}
 	flush()
 	return out, nil
+}
+
+// headerFields splits a changelog header as strings.Fields would: the
+// first six fields, and the fields from the fifth and from the seventh on
+// joined by single blanks. ASCII headers (nearly all) need no allocation.
+func headerFields(h string) (f [6]string, n int, from4, from6 string) {
+	if !isASCII(h) {
+		fs := strings.Fields(h)
+		n = copy(f[:], fs)
+		if len(fs) > 4 {
+			from4 = strings.Join(fs[4:], " ")
+		}
+		if len(fs) > 6 {
+			from6 = strings.Join(fs[6:], " ")
+		}
+		return
+	}
+	rest := h
+	for n < len(f) {
+		i := 0
+		for i < len(rest) && asciiSpace(rest[i]) {
+			i++
+		}
+		if i == len(rest) {
+			break
+		}
+		if n == 4 {
+			from4 = joinSpaced(rest[i:])
+		}
+		j := i
+		for j < len(rest) && !asciiSpace(rest[j]) {
+			j++
+		}
+		f[n], rest = rest[i:j], rest[j:]
+		n++
+	}
+	if n == 6 {
+		from6 = joinSpaced(rest)
+	}
+	return
+}
+
+func asciiSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
+}
+
+// joinSpaced is strings.Join(strings.Fields(s), " ") for ASCII s, without
+// allocating when s is already single-spaced.
+func joinSpaced(s string) string {
+	i, j := 0, len(s)
+	for i < j && asciiSpace(s[i]) {
+		i++
+	}
+	for j > i && asciiSpace(s[j-1]) {
+		j--
+	}
+	t := s[i:j]
+	for k := 0; k < len(t); k++ {
+		if asciiSpace(t[k]) && (t[k] != ' ' || asciiSpace(t[k+1])) {
+			return strings.Join(strings.Fields(t), " ")
+		}
+	}
+	return t
 }

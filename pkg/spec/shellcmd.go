@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // In-process versions of the commands %(...) bodies use: dash's echo and
@@ -182,10 +183,10 @@ func shTest(c *cmdIO, args []string) (int, error) {
 	return 0, errFallback
 }
 
-var testIntRE = regexp.MustCompile(`^-?[0-9]{1,18}$`)
+var testIntRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^-?[0-9]{1,18}$`) })
 
 func testInt(s string) (int64, bool) {
-	if !testIntRE.MatchString(s) {
+	if !testIntRE().MatchString(s) {
 		return 0, false
 	}
 	n, err := strconv.ParseInt(s, 10, 64)

@@ -11,8 +11,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // Spec is one parsed spec file: the source package and its binary packages.
@@ -161,13 +165,21 @@ func (r *Reader) ParseFile(path string) (*Spec, error) {
 	if err != nil {
 		return nil, err
 	}
-	return r.Parse(path, data)
+	return r.parseText(path, unsafe.String(unsafe.SliceData(data), len(data)))
 }
 
 // Parse parses spec text; path names it in errors and %include is relative
 // to the working directory, as in rpm.
 func (r *Reader) Parse(path string, data []byte) (*Spec, error) {
-	s, m, err := r.parseOnce(path, data, r.base, "")
+	return r.parseText(path, string(data))
+}
+
+// parseText is Parse on text the caller will not change (ParseFiles hands
+// over its read buffers without a copy).
+func (r *Reader) parseText(path, text string) (*Spec, error) {
+	// The logical lines are read-only: the BuildArch pass reuses them.
+	lines := logicalLines(text)
+	s, m, err := r.parseOnce(path, lines, r.base, "")
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +188,7 @@ func (r *Reader) Parse(path string, data []byte) (*Spec, error) {
 	// context: what the preamble defined stays defined (a macro used in
 	// Name: before its %global resolves in the second pass).
 	if s.BuildArch != "" {
-		s2, _, err := r.parseOnce(path, data, m, s.BuildArch)
+		s2, _, err := r.parseOnce(path, lines, m, s.BuildArch)
 		if err != nil {
 			return nil, err
 		}
@@ -201,56 +213,65 @@ func (r *Reader) ParseFiles(paths []string, jobs int) ([]*Spec, []error) {
 	}
 	specs := make([]*Spec, len(paths))
 	errs := make([]error, len(paths))
-	// Files are read ahead of the parsers with more reads in flight than
-	// there are parsers: with a cold page cache the disk, not the CPU, is
-	// what a tree of small files waits on.
-	const readers, window = 16, 64
-	type file struct {
-		data []byte
-		err  error
-	}
-	ready := make([]chan file, len(paths))
-	for i := range ready {
-		ready[i] = make(chan file, 1)
-	}
-	tokens := make(chan struct{}, window)
-	toRead := make(chan int)
-	go func() {
-		for i := range paths {
-			tokens <- struct{}{}
-			toRead <- i
-		}
-		close(toRead)
-	}()
-	for range readers {
-		go func() {
-			for i := range toRead {
-				data, err := os.ReadFile(paths[i])
-				ready[i] <- file{data, err}
-			}
-		}()
-	}
-	next := make(chan int)
+	texts := make([]string, len(paths))
+	// All files are read first, with more reads in flight than there are
+	// CPUs: with a cold page cache the disk, not the CPU, is what a tree of
+	// small files waits on, and knowing every spec lets us pick the order.
+	const readers = 16
 	var wg sync.WaitGroup
-	for w := 0; w < jobs; w++ {
+	var nextRead atomic.Int64
+	for range min(readers, len(paths)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range next {
-				f := <-ready[i]
-				<-tokens
-				if f.err != nil {
-					errs[i] = f.err
+			for {
+				i := int(nextRead.Add(1) - 1)
+				if i >= len(paths) {
+					return
+				}
+				data, err := os.ReadFile(paths[i])
+				if err != nil {
+					errs[i] = err
 					continue
 				}
-				specs[i], errs[i] = r.Parse(paths[i], f.data)
+				// The buffer is ours and never written again: no copy.
+				texts[i] = unsafe.String(unsafe.SliceData(data), len(data))
 			}
 		}()
 	}
-	for i := range paths {
-		next <- i
+	wg.Wait()
+	// Specs with %(...) go first: their commands (a Python start-up with
+	// distutils takes half a second) then run alongside the other specs'
+	// parsing instead of after it. Then the largest first, so that the
+	// last ones to finish are short.
+	order := make([]int, len(paths))
+	weight := make([]int, len(paths))
+	for i := range order {
+		order[i] = i
+		weight[i] = len(texts[i])
+		if strings.Contains(texts[i], "%(") {
+			weight[i] += 1 << 40
+		}
 	}
-	close(next)
+	sort.SliceStable(order, func(a, b int) bool { return weight[order[a]] > weight[order[b]] })
+	var nextParse atomic.Int64
+	for range min(jobs, len(paths)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				k := int(nextParse.Add(1) - 1)
+				if k >= len(order) {
+					return
+				}
+				i := order[k]
+				if errs[i] != nil {
+					continue
+				}
+				specs[i], errs[i] = r.parseText(paths[i], texts[i])
+			}
+		}()
+	}
 	wg.Wait()
 	return specs, errs
 }
