@@ -237,6 +237,30 @@ func (b *blocks) distribute(bqcnt, bqcnt2, flags int) int {
 	return -1
 }
 
+// join combines the blocks two operands left at bqcnt and bqcnt2 (results
+// r1, r2: 0 false, 1 true, -1 blocks) into a conjunction or a disjunction,
+// distributing when the operator is the opposite of the target form.
+func (b *blocks) join(bqcnt, bqcnt2, r1, r2, flags int, conj bool) int {
+	absorb, ident := 1, 0 // or: true absorbs, false drops out
+	if conj {
+		absorb, ident = 0, 1
+	}
+	if r1 == absorb || r2 == absorb {
+		b.q = b.q[:bqcnt]
+		return absorb
+	}
+	if r1 == ident {
+		return r2
+	}
+	if r2 == ident {
+		return r1
+	}
+	if (flags&cplxToDNF != 0) == conj {
+		return b.distribute(bqcnt, bqcnt2, flags)
+	}
+	return -1
+}
+
 func (b *blocks) or(d1, d2 *Dep, flags, invflags int) int {
 	bqcnt := len(b.q)
 	r1 := b.normalize(d1, flags)
@@ -248,20 +272,7 @@ func (b *blocks) or(d1, d2 *Dep, flags, invflags int) int {
 	if invflags != 0 {
 		r2 = b.invert(bqcnt2, r2)
 	}
-	if r1 == 1 || r2 == 1 {
-		b.q = b.q[:bqcnt]
-		return 1
-	}
-	if r1 == 0 {
-		return r2
-	}
-	if r2 == 0 {
-		return r1
-	}
-	if flags&cplxToDNF == 0 {
-		return b.distribute(bqcnt, bqcnt2, flags)
-	}
-	return -1
+	return b.join(bqcnt, bqcnt2, r1, r2, flags, false)
 }
 
 func (b *blocks) and(d1, d2 *Dep, flags, invflags int) int {
@@ -275,20 +286,7 @@ func (b *blocks) and(d1, d2 *Dep, flags, invflags int) int {
 	if invflags != 0 {
 		r2 = b.invert(bqcnt2, r2)
 	}
-	if r1 == 0 || r2 == 0 {
-		b.q = b.q[:bqcnt]
-		return 0
-	}
-	if r1 == 1 {
-		return r2
-	}
-	if r2 == 1 {
-		return r1
-	}
-	if flags&cplxToDNF != 0 {
-		return b.distribute(bqcnt, bqcnt2, flags)
-	}
-	return -1
+	return b.join(bqcnt, bqcnt2, r1, r2, flags, true)
 }
 
 // ifElse: A IF (B ELSE C) -> (A OR ~B) AND (C OR B).
@@ -300,20 +298,7 @@ func (b *blocks) ifElse(a, c, e *Dep, flags int) int {
 	}
 	bqcnt2 := len(b.q)
 	r2 := b.or(c, e, flags, 0)
-	if r1 == 0 || r2 == 0 {
-		b.q = b.q[:bqcnt]
-		return 0
-	}
-	if r1 == 1 {
-		return r2
-	}
-	if r2 == 1 {
-		return r1
-	}
-	if flags&cplxToDNF != 0 {
-		return b.distribute(bqcnt, bqcnt2, flags)
-	}
-	return -1
+	return b.join(bqcnt, bqcnt2, r1, r2, flags, true)
 }
 
 // unlessElse: A UNLESS (B ELSE C) -> (A AND ~B) OR (C AND B).
@@ -325,20 +310,7 @@ func (b *blocks) unlessElse(a, c, e *Dep, flags int) int {
 	}
 	bqcnt2 := len(b.q)
 	r2 := b.and(c, e, flags, 0)
-	if r1 == 1 || r2 == 1 {
-		b.q = b.q[:bqcnt]
-		return 1
-	}
-	if r1 == 0 {
-		return r2
-	}
-	if r2 == 0 {
-		return r1
-	}
-	if flags&cplxToDNF == 0 {
-		return b.distribute(bqcnt, bqcnt2, flags)
-	}
-	return -1
+	return b.join(bqcnt, bqcnt2, r1, r2, flags, false)
 }
 
 // rest is the right-nested remainder of an n-ary and/or, as rpm's rich
