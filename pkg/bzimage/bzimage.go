@@ -6,17 +6,16 @@
 package bzimage
 
 import (
+	"bufio"
 	"bytes"
-	"compress/gzip"
 	"debug/elf"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 
-	"github.com/klauspost/compress/zstd"
+	"github.com/keel-linux/keel/pkg/rpm"
 	"github.com/pierrec/lz4/v4"
-	"github.com/ulikunitz/xz"
 )
 
 // maxKernel bounds what Vmlinux will allocate (a hostile header could ask
@@ -24,7 +23,7 @@ import (
 const maxKernel = 512 << 20
 
 // Payload returns the compressed kernel a bzImage carries, its format
-// ("gzip", "xz", "lz4", "zstd") and the size it decompresses to.
+// ("gzip", "xz", "lz4", "zstd", "bzip2") and the size it decompresses to.
 func Payload(img []byte) (payload []byte, format string, size uint32, err error) {
 	if len(img) < 0x250 {
 		return nil, "", 0, fmt.Errorf("bzimage: %d bytes: too short for a setup header", len(img))
@@ -50,17 +49,12 @@ func Payload(img []byte) (payload []byte, format string, size uint32, err error)
 	// The build appends the decompressed size to every payload (the
 	// in-kernel decompressor reads it from there).
 	size = binary.LittleEndian.Uint32(payload[len(payload)-4:])
-	switch {
-	case bytes.HasPrefix(payload, []byte{0x1f, 0x8b}):
-		format = "gzip"
-	case bytes.HasPrefix(payload, []byte{0xfd, '7', 'z', 'X', 'Z', 0}):
-		format = "xz"
-	case bytes.HasPrefix(payload, []byte{0x02, 0x21, 0x4c, 0x18}):
-		format = "lz4"
-	case bytes.HasPrefix(payload, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		format = "zstd"
-	default:
-		return nil, "", 0, fmt.Errorf("bzimage: payload starts % x: not gzip, xz, lz4 or zstd", payload[:4])
+	format = rpm.SniffCompressor(payload)
+	if bytes.HasPrefix(payload, []byte{0x02, 0x21, 0x4c, 0x18}) {
+		format = "lz4" // legacy frame, as the kernel's build writes it
+	}
+	if format == "identity" {
+		return nil, "", 0, fmt.Errorf("bzimage: payload starts % x: not gzip, xz, lz4, zstd or bzip2", payload[:4])
 	}
 	return payload, format, size, nil
 }
@@ -74,30 +68,16 @@ func Vmlinux(img []byte) ([]byte, error) {
 	if size == 0 || size > maxKernel {
 		return nil, fmt.Errorf("bzimage: decompressed size %d: want 1 to %d bytes", size, maxKernel)
 	}
-	src := bytes.NewReader(payload)
 	var r io.Reader
-	switch format {
-	case "gzip":
-		zr, err := gzip.NewReader(src)
+	if format == "lz4" {
+		r = lz4.NewReader(bytes.NewReader(payload))
+	} else {
+		rc, err := rpm.Decompress(bufio.NewReader(bytes.NewReader(payload)), format)
 		if err != nil {
-			return nil, fmt.Errorf("bzimage: gzip payload: %w", err)
+			return nil, fmt.Errorf("bzimage: %s payload: %w", format, err)
 		}
-		r = zr
-	case "xz":
-		xr, err := xz.NewReader(src)
-		if err != nil {
-			return nil, fmt.Errorf("bzimage: xz payload: %w", err)
-		}
-		r = xr
-	case "lz4":
-		r = lz4.NewReader(src) // legacy frames, as the kernel's build writes them
-	case "zstd":
-		zr, err := zstd.NewReader(src)
-		if err != nil {
-			return nil, fmt.Errorf("bzimage: zstd payload: %w", err)
-		}
-		defer zr.Close()
-		r = zr
+		defer rc.Close()
+		r = rc
 	}
 	out := make([]byte, size)
 	// Read exactly the recorded size: what follows (the size trailer) is not

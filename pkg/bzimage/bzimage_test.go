@@ -136,7 +136,7 @@ func TestBadInput(t *testing.T) {
 		{"no header", make([]byte, 4096), "HdrS"},
 		{"old protocol", func() []byte { b := bytes.Clone(good); b[0x206], b[0x207] = 0x04, 0x02; return b }(), "2.08"},
 		{"payload outside", func() []byte { b := bytes.Clone(good); binary.LittleEndian.PutUint32(b[0x24c:], 1<<30); return b }(), "outside"},
-		{"unknown compression", bzImage([]byte("BZh91AY&SY........"), 10), "not gzip"},
+		{"unknown compression", bzImage([]byte("PK\x03\x04........"), 10), "not gzip"},
 		{"huge size", bzImage(compress(t, "gzip", []byte("x")), 1<<31), "decompressed size"},
 		{"short data", bzImage(compress(t, "gzip", []byte("x")), 100), "decompressing"},
 		{"not elf", bzImage(compress(t, "gzip", []byte("hello")), 5), "not an ELF"},

@@ -166,23 +166,28 @@ func (c closers) Close() error {
 	return first
 }
 
+// SniffCompressor names the compression of a stream from its first bytes, as
+// PAYLOADCOMPRESSOR would: gzip, xz, zstd, bzip2, else identity.
+func SniffCompressor(magic []byte) string {
+	switch {
+	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
+		return "gzip"
+	case bytes.HasPrefix(magic, []byte{0xfd, '7', 'z', 'X', 'Z', 0}):
+		return "xz"
+	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		return "zstd"
+	case bytes.HasPrefix(magic, []byte("BZh")):
+		return "bzip2"
+	}
+	return "identity"
+}
+
 // Decompress wraps a payload per its PAYLOADCOMPRESSOR name; an empty name
 // is sniffed from the magic bytes (old packages omit the tag: gzip).
 func Decompress(r *bufio.Reader, compressor string) (io.ReadCloser, error) {
 	if compressor == "" {
 		magic, _ := r.Peek(6)
-		switch {
-		case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
-			compressor = "gzip"
-		case bytes.HasPrefix(magic, []byte{0xfd, '7', 'z', 'X', 'Z', 0}):
-			compressor = "xz"
-		case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-			compressor = "zstd"
-		case bytes.HasPrefix(magic, []byte("BZh")):
-			compressor = "bzip2"
-		default:
-			compressor = "identity"
-		}
+		compressor = SniffCompressor(magic)
 	}
 	switch compressor {
 	case "gzip":
