@@ -110,7 +110,7 @@ func init() {
 		},
 	}
 	build.Flags().BoolVar(&rootOnly, "rootfs", false, "stop after composing the root filesystem (<out>/images/NAME/rootfs)")
-	build.Flags().StringArrayVar(&repos, "repo", nil, "repository directory (repeatable; default <out>/repo)")
+	build.Flags().Var(newListFlag(&repos, false), "repo", "repository directory (repeatable; default <out>/repo)")
 	build.Flags().StringVar(&keys, "keys", "", "key directory whose distro key signs verity root hashes (default $KEEL_KEYS or ~/.local/share/keel/keys)")
 	build.Flags().StringVar(&sbKey, "secureboot-key", "", "PEM private key that signs the UKI for Secure Boot (default: secureboot.key in the key directory, if present)")
 	build.Flags().StringVar(&sbCert, "secureboot-cert", "", "PEM X.509 certificate for --secureboot-key")

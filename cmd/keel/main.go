@@ -14,6 +14,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	_ "github.com/keel-linux/keel/cmd/keel/internal/early" // starts the repo walk during init
 )
 
 // version is stamped by the Makefile (-ldflags -X main.version=...).
@@ -45,10 +47,9 @@ func init() {
 
 func main() {
 	tuneGC()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	rootCmd.Version = version
-	if err := rootCmd.ExecuteContext(ctx); err != nil {
+	rootCmd.PersistentPreRun = catchSignals
+	if err := rootCmd.ExecuteContext(context.Background()); err != nil {
 		var ec exitCoder
 		code := 1
 		if errors.As(err, &ec) {
@@ -57,6 +58,23 @@ func main() {
 		fmt.Fprintln(os.Stderr, "keel:", err)
 		os.Exit(code)
 	}
+}
+
+// signalsDefault, as a command annotation, leaves SIGINT and SIGTERM to
+// kill the process: for commands that are safe to kill at any point (their
+// writes are atomic and the next run cleans up) and short enough that
+// installing Go's signal handling (a goroutine locked to a new thread) is
+// a visible part of their run.
+const signalsDefault = "keel/signals-default"
+
+// catchSignals makes SIGINT and SIGTERM cancel the command's context, so
+// long pipelines stop their children and remove their temporary files.
+func catchSignals(cmd *cobra.Command, _ []string) {
+	if cmd.Annotations[signalsDefault] != "" {
+		return
+	}
+	ctx, _ := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	cmd.SetContext(ctx)
 }
 
 // tuneGC: most keel commands are short and allocate little, and the

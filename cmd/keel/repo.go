@@ -84,28 +84,32 @@ func init() {
 
 	var unsigned bool
 	index := &cobra.Command{
-		Use:   "index",
-		Short: "Regenerate the metadata of a directory of packages in place (createrepo_c --update)",
+		Use:         "index",
+		Annotations: map[string]string{signalsDefault: "atomic: kill -9 leaves the old or the new repository"},
+		Short:       "Regenerate the metadata of a directory of packages in place (createrepo_c --update)",
 		Long: `Index the .rpm files under --dir as they are (packages are not re-signed):
 unchanged files keep their metadata, new or changed ones are read. repomd.xml
 is signed with the key from --keys unless --unsigned. Use publish to sign
 packages on the way in.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var k *pgp.Key
+			var loadKey func() (*pgp.Key, error)
 			if !unsigned {
 				if keys == "" {
 					keys = pgp.DefaultDir()
 				}
-				var err error
-				if k, err = pgp.LoadDir(keys); err != nil {
-					return fmt.Errorf("repo index: loading the signing key (or pass --unsigned): %w", err)
+				loadKey = func() (*pgp.Key, error) {
+					k, err := pgp.LoadDir(keys)
+					if err != nil {
+						return nil, fmt.Errorf("repo index: loading the signing key (or pass --unsigned): %w", err)
+					}
+					return k, nil
 				}
 			}
 			sde, err := sourceDateEpoch()
 			if err != nil {
 				return err
 			}
-			res, err := repo.Index(cmd.Context(), repo.IndexOptions{Dir: repoDir(dir), Key: k, SourceDateEpoch: sde,
+			res, err := repo.Index(cmd.Context(), repo.IndexOptions{Dir: repoDir(dir), LoadKey: loadKey, SourceDateEpoch: sde,
 				Compression: repodata.Compression(comp)})
 			if err != nil {
 				return err

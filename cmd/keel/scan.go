@@ -110,9 +110,9 @@ func init() {
 		cmd.AddCommand(&cobra.Command{Use: k.use, Short: k.short, RunE: run(kind)})
 	}
 	pf := cmd.PersistentFlags()
-	pf.StringSliceVar(&stores, "store", nil, "advisory store(s) (default <distro>/advisories)")
-	pf.StringSliceVar(&ovalFeeds, "oval", nil, "also match this OVAL feed directly")
-	pf.StringSliceVar(&osvFeeds, "osv", nil, "also match these OSV records directly")
+	pf.Var(newListFlag(&stores, true), "store", "advisory store(s) (default <distro>/advisories)")
+	pf.Var(newListFlag(&ovalFeeds, true), "oval", "also match this OVAL feed directly")
+	pf.Var(newListFlag(&osvFeeds, true), "osv", "also match these OSV records directly")
 	pf.StringVar(&format, "format", "table", "table, json or sarif")
 	pf.StringVar(&failOn, "fail-on", "", "lowest severity that fails the scan (exit 3): Low, Medium, High, Critical, none; default any")
 	pf.BoolVar(&all, "all", false, "also list fixed and not-affected matches (VEX view)")

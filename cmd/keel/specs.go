@@ -24,9 +24,9 @@ type specFlags struct {
 
 func (f *specFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringArrayVarP(&f.defines, "define", "D", nil, "define a macro, as rpm: --define 'NAME VALUE' (repeatable)")
-	fl.StringArrayVar(&f.load, "load", nil, "load a macro file after rpm's defaults (repeatable)")
-	fl.StringArrayVar(&f.luaPath, "lua-path", nil, "directory for Lua require() (default /usr/lib/rpm/lua)")
+	fl.VarP(newListFlag(&f.defines, false), "define", "D", "define a macro, as rpm: --define 'NAME VALUE' (repeatable)")
+	fl.Var(newListFlag(&f.load, false), "load", "load a macro file after rpm's defaults (repeatable)")
+	fl.Var(newListFlag(&f.luaPath, false), "lua-path", "directory for Lua require() (default /usr/lib/rpm/lua)")
 	fl.BoolVar(&f.noShell, "no-shell", false, "do not run %(...) shell expansions (they expand to nothing)")
 	fl.StringVar(&f.arch, "arch", "x86_64", "target CPU for %ifarch and _target_cpu")
 }

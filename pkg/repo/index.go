@@ -7,24 +7,25 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/keel-linux/keel/pkg/pgp"
 	"github.com/keel-linux/keel/pkg/repodata"
 	"github.com/keel-linux/keel/pkg/rpm"
+	"github.com/keel-linux/keel/pkg/rpmdir"
 )
 
 // IndexOptions controls Index.
 type IndexOptions struct {
-	Dir             string
-	Key             *pgp.Key // signs repomd.xml when set; packages are left as they are
+	Dir string
+	Key *pgp.Key // signs repomd.xml when set; packages are left as they are
+	// LoadKey, when set, is called on a second goroutine while the current
+	// metadata is read, and gives Key (an error fails the index before
+	// anything is written): loading an OpenPGP key is a tenth of a
+	// one-package update.
+	LoadKey         func() (*pgp.Key, error)
 	SourceDateEpoch int64
 	Compression     repodata.Compression
 }
@@ -41,6 +42,18 @@ func Index(ctx context.Context, opt IndexOptions) (*Result, error) {
 	if err := os.MkdirAll(filepath.Join(dir, metaDir), 0o755); err != nil {
 		return nil, fmt.Errorf("index: %w", err)
 	}
+	type keyResult struct {
+		key *pgp.Key
+		err error
+	}
+	var keyc chan keyResult
+	if opt.LoadKey != nil {
+		keyc = make(chan keyResult, 1)
+		go func() {
+			k, err := opt.LoadKey()
+			keyc <- keyResult{k, err}
+		}()
+	}
 	stamp := time.Unix(opt.SourceDateEpoch, 0)
 	if opt.SourceDateEpoch == 0 {
 		stamp = time.Now()
@@ -51,16 +64,20 @@ func Index(ctx context.Context, opt IndexOptions) (*Result, error) {
 	}
 	defer unlock()
 	cleanTemps(dir)
-	// One goroutine throughout: measured, reading the metadata on a second
-	// one while listing cost more (thread wake-ups, cross-CPU TLB flushes
-	// for page faults) than it saved, even in wall time.
+	// Besides the key, nothing here runs on a second goroutine: measured,
+	// reading the metadata on one while listing, compressing on two, or
+	// warming the compressor during the read each cost more than they saved
+	// (thread wake-ups, and a TLB shoot-down IPI for every copy-on-write
+	// fault while two threads of the process run). The walk is the
+	// exception that pays: started by cmd/keel during package init
+	// (rpmdir.Prefetch), it overlaps the binary's start-up instead.
 	prev, err := repodata.ReadState(dir)
 	if errors.Is(err, repodata.ErrNoRepo) {
 		prev = nil
 	} else if err != nil {
 		return nil, fmt.Errorf("index: reading the current metadata: %w", err)
 	}
-	files, err := listRPMs(dir)
+	files, err := rpmdir.Take(dir, linkName)
 	if err != nil {
 		return nil, fmt.Errorf("index: %w", err)
 	}
@@ -75,7 +92,7 @@ func Index(ctx context.Context, opt IndexOptions) (*Result, error) {
 	all := make([]*repodata.Package, len(files))
 	var todo []int
 	for i, f := range files {
-		if p := old[f.href]; p != nil && p.Size == f.size && p.Mtime == f.mtime {
+		if p := old[f.Href]; p != nil && p.Size == f.Size && p.Mtime == f.Mtime {
 			all[i] = p
 			res.Reused++
 			continue
@@ -84,7 +101,7 @@ func Index(ctx context.Context, opt IndexOptions) (*Result, error) {
 	}
 	if err := forEach(ctx, len(todo), func(k int) (err error) {
 		i := todo[k]
-		all[i], err = indexOne(dir, files[i].href, files[i].mtime)
+		all[i], err = indexOne(dir, files[i].Href, files[i].Mtime)
 		return err
 	}); err != nil {
 		return nil, fmt.Errorf("index: %w", err)
@@ -111,6 +128,13 @@ func Index(ctx context.Context, opt IndexOptions) (*Result, error) {
 		res.Generation, _ = currentGeneration(dir)
 		return res, nil
 	}
+	if keyc != nil {
+		r := <-keyc
+		if r.err != nil {
+			return nil, r.err
+		}
+		opt.Key = r.key
+	}
 	gen, err := writeGeneration(dir, all, Options{Key: opt.Key, Compression: opt.Compression}, stamp, prev)
 	if err != nil {
 		return nil, err
@@ -133,67 +157,4 @@ func indexOne(dir, href string, mtime int64) (*repodata.Package, error) {
 	}
 	sum := sha256.Sum256(raw)
 	return repodata.NewPackage(p, repodata.FileInfo{Href: href, Size: int64(len(raw)), Mtime: mtime, Checksum: hex.EncodeToString(sum[:])})
-}
-
-// rpmFile is a binary package found under the repository directory.
-type rpmFile struct {
-	href        string // slash-separated, relative to the repository
-	size, mtime int64
-}
-
-// listRPMs finds the binary packages under dir (not in dot directories or
-// repodata), sorted by href. Every name is stat'ed relative to its
-// directory's descriptor (that also tells directories apart), with no
-// per-entry objects besides the names: a thousand full-path lookups and
-// their garbage were most of a one-package update.
-func listRPMs(dir string) ([]rpmFile, error) {
-	var out []rpmFile
-	var walk func(rel string) error
-	walk = func(rel string) error {
-		d, err := os.Open(filepath.Join(dir, filepath.FromSlash(rel)))
-		if err != nil {
-			return err
-		}
-		defer d.Close()
-		names, err := d.Readdirnames(-1)
-		if err != nil {
-			return fmt.Errorf("reading %s: %w", d.Name(), err)
-		}
-		if out == nil {
-			out = make([]rpmFile, 0, len(names))
-		}
-		fd := int(d.Fd())
-		var st unix.Stat_t
-		for _, name := range names {
-			if strings.HasPrefix(name, ".") || name == linkName {
-				continue
-			}
-			if err := unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-				if errors.Is(err, unix.ENOENT) {
-					continue // removed since it was listed
-				}
-				return &fs.PathError{Op: "stat", Path: filepath.Join(d.Name(), name), Err: err}
-			}
-			href := name
-			if rel != "" {
-				href = rel + "/" + name
-			}
-			switch st.Mode & unix.S_IFMT {
-			case unix.S_IFDIR:
-				if err := walk(href); err != nil {
-					return err
-				}
-			case unix.S_IFREG:
-				if strings.HasSuffix(name, ".rpm") && !strings.HasSuffix(name, ".src.rpm") {
-					out = append(out, rpmFile{href, st.Size, st.Mtim.Sec})
-				}
-			}
-		}
-		return nil
-	}
-	if err := walk(""); err != nil {
-		return nil, err
-	}
-	slices.SortFunc(out, func(a, b rpmFile) int { return strings.Compare(a.href, b.href) })
-	return out, nil
 }

@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keel-linux/keel/pkg/pgp"
 	"github.com/keel-linux/keel/pkg/repodata"
+	"github.com/keel-linux/keel/pkg/rpmdir"
 )
 
 // sameMetadata fails unless the repositories a and b publish byte-identical
@@ -101,8 +103,9 @@ func TestIncrementalIndexEqualsFullIndex(t *testing.T) {
 		touch         []int
 		read, reused  int
 		unchangedRepo bool
+		early         bool // as `keel repo index --dir` runs it: walk prefetched at start, key loaded meanwhile
 	}{
-		{name: "add one", add: []int{10}, read: 1, reused: 146},
+		{name: "add one", add: []int{10}, read: 1, reused: 146, early: true},
 		{name: "add three", add: []int{50, 51, 150}, read: 3, reused: 147},
 		{name: "remove two", remove: []int{0, 100}, read: 0, reused: 148},
 		{name: "touch one", touch: []int{20}, read: 1, reused: 147},
@@ -134,7 +137,12 @@ func TestIncrementalIndexEqualsFullIndex(t *testing.T) {
 			t.Fatalf("%s: the state file was not used: the metadata was decompressed", s.name)
 		}
 		before, _ := currentGeneration(inc)
-		res, err := Index(ctx, IndexOptions{Dir: inc, Key: key, SourceDateEpoch: sde})
+		opt := IndexOptions{Dir: inc, Key: key, SourceDateEpoch: sde}
+		if s.early {
+			rpmdir.Prefetch(inc, LinkName, LockFile)
+			opt.Key, opt.LoadKey = nil, func() (*pgp.Key, error) { return key, nil }
+		}
+		res, err := Index(ctx, opt)
 		if err != nil {
 			t.Fatalf("%s: %v", s.name, err)
 		}

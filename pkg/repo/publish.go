@@ -36,6 +36,7 @@ import (
 	"github.com/keel-linux/keel/pkg/pgp"
 	"github.com/keel-linux/keel/pkg/repodata"
 	"github.com/keel-linux/keel/pkg/rpm"
+	"github.com/keel-linux/keel/pkg/rpmdir"
 )
 
 // Options controls Publish.
@@ -61,8 +62,12 @@ type Result struct {
 }
 
 const (
-	metaDir     = ".meta"
-	linkName    = "repodata"
+	metaDir  = ".meta"
+	linkName = "repodata"
+	// LockFile, relative to the repository, is flock(2)ed by every writer.
+	LockFile = metaDir + "/lock"
+	// LinkName is the repodata symlink; the package walk skips it.
+	LinkName    = linkName
 	keepOldGens = 1 // previous generations kept besides the current one
 )
 
@@ -117,12 +122,12 @@ func Publish(ctx context.Context, opt Options) (*Result, error) {
 
 	// Existing metadata, if any, is the base of the update.
 	var existing []*repodata.Package
-	var files []rpmFile
+	var files []rpmdir.File
 	prev, err := repodata.ReadState(dir)
 	switch {
 	case err == nil:
 		existing = prev.Packages
-		if files, err = listRPMs(dir); err != nil {
+		if files, err = rpmdir.Take(dir, linkName); err != nil {
 			return nil, fmt.Errorf("publish: %w", err)
 		}
 	case errors.Is(err, repodata.ErrNoRepo):
@@ -137,9 +142,9 @@ func Publish(ctx context.Context, opt Options) (*Result, error) {
 	}
 	progress(fmt.Sprintf("checked and signed %d packages", len(inputs)))
 	res := &Result{}
-	onDisk := make(map[string]rpmFile, len(files))
+	onDisk := make(map[string]rpmdir.File, len(files))
 	for _, f := range files {
-		onDisk[f.href] = f
+		onDisk[f.Href] = f
 	}
 	byNEVRA := map[string]*repodata.Package{}
 	var keep []*repodata.Package
@@ -147,10 +152,10 @@ func Publish(ctx context.Context, opt Options) (*Result, error) {
 		f, ok := onDisk[p.Href]
 		if !ok { // not a plain file under the tree (a symlink, say): as it resolves
 			if fi, err := os.Stat(filepath.Join(dir, filepath.FromSlash(p.Href))); err == nil {
-				f, ok = rpmFile{p.Href, fi.Size(), fi.ModTime().Unix()}, true
+				f, ok = rpmdir.File{Href: p.Href, Size: fi.Size(), Mtime: fi.ModTime().Unix()}, true
 			}
 		}
-		if !ok || f.size != p.Size || f.mtime != p.Mtime {
+		if !ok || f.Size != p.Size || f.Mtime != p.Mtime {
 			// Gone or changed behind our back: drop it; verify reports such repos.
 			continue
 		}
@@ -310,7 +315,10 @@ func safeFileName(n string) bool {
 // lockRepo serializes publishers of one repository (flock on .meta/lock):
 // two concurrent swaps would each drop the other's packages.
 func lockRepo(dir string) (func(), error) {
-	f, err := os.OpenFile(filepath.Join(dir, metaDir, "lock"), os.O_RDWR|os.O_CREATE, 0o644)
+	if f := rpmdir.TakeLock(dir); f != nil { // taken early for this command (cmd/keel/internal/early)
+		return func() { f.Close() }, nil
+	}
+	f, err := os.OpenFile(filepath.Join(dir, LockFile), os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("locking the repository: %w", err)
 	}
