@@ -4,12 +4,9 @@ go 1.26.0
 
 require github.com/spf13/cobra v1.10.2
 
-require github.com/pierrec/lz4/v4 v4.1.26 // indirect
+require github.com/pierrec/lz4/v4 v4.1.26
 
-require (
-	github.com/kr/pretty v0.3.1 // indirect
-	mvdan.cc/sh/v3 v3.12.0
-)
+require mvdan.cc/sh/v3 v3.12.0
 
 require (
 	github.com/CycloneDX/cyclonedx-go v0.12.0

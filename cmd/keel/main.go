@@ -2,6 +2,14 @@
 // distribution tree laid out like distro/). This package only parses flags and
 // calls the pipelines under pkg/; each subcommand lives in its own file and
 // registers itself in init().
+//
+// updatemaxprocs=0: keel's commands are short-lived, so GOMAXPROCS is not
+// re-read from the cgroup while they run; the runtime's background updater
+// was ~5% of a one-package `keel repo index` (its thread, and the TLB
+// shoot-downs another running thread of the process costs every page
+// fault). The limit is still read once at start.
+//
+//go:debug updatemaxprocs=0
 package main
 
 import (
