@@ -92,24 +92,21 @@ unchanged files keep their metadata, new or changed ones are read. repomd.xml
 is signed with the key from --keys unless --unsigned. Use publish to sign
 packages on the way in.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var loadKey func() (*pgp.Key, error)
+			var k *pgp.Key
 			if !unsigned {
 				if keys == "" {
 					keys = pgp.DefaultDir()
 				}
-				loadKey = func() (*pgp.Key, error) {
-					k, err := pgp.LoadDir(keys)
-					if err != nil {
-						return nil, fmt.Errorf("repo index: loading the signing key (or pass --unsigned): %w", err)
-					}
-					return k, nil
+				var err error
+				if k, err = pgp.LoadDir(keys); err != nil {
+					return fmt.Errorf("repo index: loading the signing key (or pass --unsigned): %w", err)
 				}
 			}
 			sde, err := sourceDateEpoch()
 			if err != nil {
 				return err
 			}
-			res, err := repo.Index(cmd.Context(), repo.IndexOptions{Dir: repoDir(dir), LoadKey: loadKey, SourceDateEpoch: sde,
+			res, err := repo.Index(cmd.Context(), repo.IndexOptions{Dir: repoDir(dir), Key: k, SourceDateEpoch: sde,
 				Compression: repodata.Compression(comp)})
 			if err != nil {
 				return err

@@ -19,13 +19,8 @@ import (
 
 // IndexOptions controls Index.
 type IndexOptions struct {
-	Dir string
-	Key *pgp.Key // signs repomd.xml when set; packages are left as they are
-	// LoadKey, when set, is called on a second goroutine while the current
-	// metadata is read, and gives Key (an error fails the index before
-	// anything is written): loading an OpenPGP key is a tenth of a
-	// one-package update.
-	LoadKey         func() (*pgp.Key, error)
+	Dir             string
+	Key             *pgp.Key // signs repomd.xml when set; packages are left as they are
 	SourceDateEpoch int64
 	Compression     repodata.Compression
 }
@@ -42,18 +37,6 @@ func Index(ctx context.Context, opt IndexOptions) (*Result, error) {
 	if err := os.MkdirAll(filepath.Join(dir, metaDir), 0o755); err != nil {
 		return nil, fmt.Errorf("index: %w", err)
 	}
-	type keyResult struct {
-		key *pgp.Key
-		err error
-	}
-	var keyc chan keyResult
-	if opt.LoadKey != nil {
-		keyc = make(chan keyResult, 1)
-		go func() {
-			k, err := opt.LoadKey()
-			keyc <- keyResult{k, err}
-		}()
-	}
 	stamp := time.Unix(opt.SourceDateEpoch, 0)
 	if opt.SourceDateEpoch == 0 {
 		stamp = time.Now()
@@ -64,7 +47,7 @@ func Index(ctx context.Context, opt IndexOptions) (*Result, error) {
 	}
 	defer unlock()
 	cleanTemps(dir)
-	// Besides the key, nothing here runs on a second goroutine: measured,
+	// Nothing here runs on a second goroutine: measured,
 	// reading the metadata on one while listing, compressing on two, or
 	// warming the compressor during the read each cost more than they saved
 	// (thread wake-ups, and a TLB shoot-down IPI for every copy-on-write
@@ -127,13 +110,6 @@ func Index(ctx context.Context, opt IndexOptions) (*Result, error) {
 	if len(todo) == 0 && len(old) == len(all) {
 		res.Generation, _ = currentGeneration(dir)
 		return res, nil
-	}
-	if keyc != nil {
-		r := <-keyc
-		if r.err != nil {
-			return nil, r.err
-		}
-		opt.Key = r.key
 	}
 	gen, err := writeGeneration(dir, all, Options{Key: opt.Key, Compression: opt.Compression}, stamp, prev)
 	if err != nil {

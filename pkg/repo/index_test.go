@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keel-linux/keel/pkg/pgp"
 	"github.com/keel-linux/keel/pkg/repodata"
 	"github.com/keel-linux/keel/pkg/rpmdir"
 )
@@ -103,7 +102,7 @@ func TestIncrementalIndexEqualsFullIndex(t *testing.T) {
 		touch         []int
 		read, reused  int
 		unchangedRepo bool
-		early         bool // as `keel repo index --dir` runs it: walk prefetched at start, key loaded meanwhile
+		early         bool // as `keel repo index --dir` runs it: walk prefetched at start
 	}{
 		{name: "add one", add: []int{10}, read: 1, reused: 146, early: true},
 		{name: "add three", add: []int{50, 51, 150}, read: 3, reused: 147},
@@ -140,7 +139,6 @@ func TestIncrementalIndexEqualsFullIndex(t *testing.T) {
 		opt := IndexOptions{Dir: inc, Key: key, SourceDateEpoch: sde}
 		if s.early {
 			rpmdir.Prefetch(inc, LinkName, LockFile)
-			opt.Key, opt.LoadKey = nil, func() (*pgp.Key, error) { return key, nil }
 		}
 		res, err := Index(ctx, opt)
 		if err != nil {
