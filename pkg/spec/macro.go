@@ -154,12 +154,18 @@ func (m *Macros) Body(name string) (string, bool) {
 }
 
 // Expand expands every macro in s.
-func (m *Macros) Expand(s string) (string, error) {
+func (m *Macros) Expand(s string) (string, error) { return m.expandLine(s, false) }
+
+// expandDiscarded expands a line whose text keel does not keep (see
+// expander.discard): same definitions and errors as Expand, fewer forks.
+func (m *Macros) expandDiscarded(s string) (string, error) { return m.expandLine(s, true) }
+
+func (m *Macros) expandLine(s string, discard bool) (string, error) {
 	// Most spec lines (descriptions, scripts, changelog) hold no macro.
 	if strings.IndexByte(s, '%') < 0 && len(s) <= maxExpandSize {
 		return s, nil
 	}
-	e := &expander{m: m}
+	e := &expander{m: m, discard: discard}
 	var b strings.Builder
 	b.Grow(len(s) + len(s)/2)
 	if err := e.expand(&b, s); err != nil {
@@ -289,12 +295,18 @@ func logicalLines(text string) []logicalLine {
 
 // expander is the state of one top-level expansion.
 type expander struct {
-	m      *Macros
-	depth  int
-	size   int
-	level  int // parametric call level, for scoping %define
-	scope  [][]string
-	frames []callFrame
+	m *Macros
+	// discard: the text being expanded is thrown away (a script or %files
+	// line: keel reports neither), so a host query (hostQueries: read-only,
+	// its output its only effect) whose output lands in it need not run.
+	// Cleared while a builtin or parametric macro runs: what they compute
+	// can reach definitions (%global, %{expand:}, Lua) instead of the text.
+	discard bool
+	depth   int
+	size    int
+	level   int // parametric call level, for scoping %define
+	scope   [][]string
+	frames  []callFrame
 }
 
 // callFrame is a running parametric macro, for Lua's opt and arg tables.
@@ -399,11 +411,14 @@ func (e *expander) expandLoop(b *strings.Builder, s string) error {
 			if end < 0 {
 				return fmt.Errorf("unterminated [: %s", clip(s[i:]))
 			}
+			discard := e.discard
+			e.discard = false // an expression's value can decide a branch
 			x, err := e.expandOutsideStrings(s[i+2 : end])
 			if err != nil {
 				return err
 			}
 			v, err := e.evalExpr(x, true)
+			e.discard = discard
 			if err != nil {
 				return err
 			}
@@ -683,6 +698,14 @@ func (e *expander) braced(b *strings.Builder, s string, i, end int) (int, error)
 }
 
 func (e *expander) callBuiltin(d *macroDef, name, arg string, hasArg bool) (string, error) {
+	discard := e.discard
+	e.discard = false
+	out, err := e.callBuiltinKeep(d, name, arg, hasArg)
+	e.discard = discard
+	return out, err
+}
+
+func (e *expander) callBuiltinKeep(d *macroDef, name, arg string, hasArg bool) (string, error) {
 	if hasArg && !d.parse {
 		x, err := e.expandString(arg)
 		if err != nil {
@@ -725,6 +748,14 @@ func splitQuoted(s string) []string {
 // callParam runs a parametric macro: getopt over args, local %0 %1.. %* %**
 // %# %-f %-f*, expand the body, then drop every macro defined at this level.
 func (e *expander) callParam(b *strings.Builder, d *macroDef, args []string) error {
+	discard := e.discard
+	e.discard = false
+	err := e.callParamKeep(b, d, args)
+	e.discard = discard
+	return err
+}
+
+func (e *expander) callParamKeep(b *strings.Builder, d *macroDef, args []string) error {
 	e.level++
 	e.scope = append(e.scope, nil)
 	defer func() {
@@ -807,6 +838,14 @@ func (e *expander) callParam(b *strings.Builder, d *macroDef, args []string) err
 // doDefine parses "NAME[(opts)] BODY" (rpm's doDefine). level -1 means the
 // current parametric level; expandBody is %global.
 func (e *expander) doDefine(s string, level int, expandBody bool) (int, error) {
+	discard := e.discard
+	e.discard = false // a %global body is a definition, whatever line it is on
+	n, err := e.doDefineKeep(s, level, expandBody)
+	e.discard = discard
+	return n, err
+}
+
+func (e *expander) doDefineKeep(s string, level int, expandBody bool) (int, error) {
 	i := 0
 	for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
 		i++

@@ -123,7 +123,11 @@ func (p *parser) next() (string, bool, error) {
 			text := ll.text
 			if p.reading() {
 				p.m.whereFile, p.m.whereLine = p.file, p.line
-				x, err := p.m.Expand(text)
+				expand := p.m.Expand
+				if p.discardText(text) {
+					expand = p.m.expandDiscarded
+				}
+				x, err := expand(text)
 				if err != nil {
 					return "", false, p.errf("%v", err)
 				}
@@ -358,6 +362,29 @@ func (p *parser) run() error {
 		}
 	}
 	return nil
+}
+
+// keptSections are those whose text keel reads; in all others (scripts,
+// %files, descriptions) only what a line defines matters, not the line.
+var keptSections = map[string]bool{"preamble": true, "package": true, "prep": true, "changelog": true}
+
+// discardText reports whether the expansion of raw line text is thrown
+// away: a line of a section keel does not read that is not a conditional
+// or a section header as written (those decide what is read).
+func (p *parser) discardText(text string) bool {
+	if keptSections[p.section] {
+		return false
+	}
+	t := strings.TrimLeft(text, " \t")
+	if len(t) < 2 || t[0] != '%' {
+		return true
+	}
+	i := 1
+	for i < len(t) && isNameChar(t[i]) {
+		i++
+	}
+	name := t[1:i]
+	return !(strings.HasPrefix(name, "if") || strings.HasPrefix(name, "el") || name == "endif" || sectionSet[name])
 }
 
 // sectionArgs parses "[-n] [name] [-p prog] [-f file] [-- ...]" and returns

@@ -40,7 +40,7 @@ type shellCache struct {
 	env      []string
 	localeOK bool
 	// stats, for tests and the bench
-	inproc, forked, memoHits atomic.Int64
+	inproc, forked, memoHits, discarded atomic.Int64
 }
 
 func newShellCache() *shellCache {
@@ -92,12 +92,13 @@ func (r *shellResult) get() (string, error) {
 // ShellStats counts how %(...) commands were answered by this Reader so far.
 type ShellStats struct {
 	InProcess, Forked, Memoized int64
+	Discarded                   int64 // host queries in text keel throws away, not run
 }
 
 // ShellStats reports how %(...) commands were answered.
 func (r *Reader) ShellStats() ShellStats {
 	c := r.base.shellMemo
-	return ShellStats{InProcess: c.inproc.Load(), Forked: c.forked.Load(), Memoized: c.memoHits.Load()}
+	return ShellStats{InProcess: c.inproc.Load(), Forked: c.forked.Load(), Memoized: c.memoHits.Load(), Discarded: c.discarded.Load()}
 }
 
 // shell runs %(cmd) according to the context's policy.
@@ -108,6 +109,12 @@ func (e *expander) shell(cmd string) (string, error) {
 	}
 	if e.m.Shell != ShellRun {
 		e.m.warn("%%(%s) not run (shell disabled)", clip(x))
+		return "", nil
+	}
+	if e.discard && planShell(x).hostQuery {
+		if c := e.m.shellMemo; c != nil {
+			c.discarded.Add(1)
+		}
 		return "", nil
 	}
 	return e.m.shellMemo.run(x)

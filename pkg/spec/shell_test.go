@@ -5,8 +5,11 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/keel-linux/keel/internal/testenv"
@@ -349,4 +352,43 @@ func TestShellRandomPipelines(t *testing.T) {
 		}
 	}
 	t.Logf("%d pipelines, %d answered in process", tried, inproc)
+}
+
+// TestDiscardedHostQueries: in discard.spec the host queries whose output
+// only lands in script, %files or %description text are not run; the
+// ones reaching %global, %{expand:} or a conditional are (the oracle test
+// checks the fields against rpmspec).
+func TestDiscardedHostQueries(t *testing.T) {
+	r, err := NewReader(Options{Shell: ShellRun})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var ran []string
+	shellTrace = func(cmd string, _ time.Duration) { mu.Lock(); ran = append(ran, cmd); mu.Unlock() }
+	defer func() { shellTrace = nil }()
+	s, err := r.ParseFile("testdata/oracle/discard.spec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range ran {
+		if strings.Contains(c, "uname -m") || strings.Contains(c, "uname -r") {
+			t.Errorf("ran %q, whose output only reaches discarded text", c)
+		}
+	}
+	if st := r.ShellStats(); st.Discarded == 0 {
+		t.Errorf("no host query discarded: %+v", st)
+	}
+	var reqs []string
+	for _, p := range s.Packages {
+		for _, d := range p.Requires {
+			reqs = append(reqs, d.Name)
+		}
+	}
+	want := []string{"early-Linux", "inbuild-linux", "branch-linux", "expanded-Linux"}
+	for _, w := range want {
+		if !slices.Contains(reqs, w) {
+			t.Errorf("Requires %q missing from %q", w, reqs)
+		}
+	}
 }
