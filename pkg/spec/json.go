@@ -15,19 +15,13 @@ func (s *Spec) appendJSON(b []byte) ([]byte, error) {
 	b = append(b, `{"path":`...)
 	b = appendJSONString(b, s.Path)
 	b = appendStringField(b, "name", s.Name)
-	if s.Epoch != "" {
-		b = appendStringField(b, "epoch", s.Epoch)
-	}
+	b = appendOptField(b, "epoch", s.Epoch)
 	b = appendStringField(b, "version", s.Version)
 	b = appendStringField(b, "release", s.Release)
 	b = appendStringField(b, "summary", s.Summary)
 	b = appendStringField(b, "license", s.License)
-	if s.URL != "" {
-		b = appendStringField(b, "url", s.URL)
-	}
-	if s.BuildArch != "" {
-		b = appendStringField(b, "buildArch", s.BuildArch)
-	}
+	b = appendOptField(b, "url", s.URL)
+	b = appendOptField(b, "buildArch", s.BuildArch)
 	b = appendDeps(b, "buildRequires", s.BuildRequires)
 	b = appendDeps(b, "buildConflicts", s.BuildConflicts)
 	b = appendSources(b, "sources", s.Sources)
@@ -49,25 +43,20 @@ func (s *Spec) appendJSON(b []byte) ([]byte, error) {
 		}
 		b = append(b, ']')
 	}
-	if len(s.Changelog) > 0 {
-		b = append(b, `,"changelog":[`...)
-		for i, c := range s.Changelog {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			if y := c.Time.Year(); y < 0 || y >= 10000 {
-				// What json.Marshal refuses too (time.Time.MarshalJSON).
-				return nil, &time.ParseError{Layout: time.RFC3339Nano, Message: ": year outside of range [0,9999]"}
-			}
-			b = append(b, `{"time":"`...)
-			b = c.Time.AppendFormat(b, time.RFC3339Nano)
-			b = append(b, '"')
-			b = appendStringField(b, "author", c.Author)
-			b = appendStringField(b, "text", c.Text)
-			b = append(b, '}')
+	for _, c := range s.Changelog {
+		if y := c.Time.Year(); y < 0 || y >= 10000 {
+			// What json.Marshal refuses too (time.Time.MarshalJSON).
+			return nil, &time.ParseError{Layout: time.RFC3339Nano, Message: ": year outside of range [0,9999]"}
 		}
-		b = append(b, ']')
 	}
+	b = appendArray(b, "changelog", s.Changelog, func(b []byte, c Changelog) []byte {
+		b = append(b, `{"time":"`...)
+		b = c.Time.AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '"')
+		b = appendStringField(b, "author", c.Author)
+		b = appendStringField(b, "text", c.Text)
+		return append(b, '}')
+	})
 	b = appendStrings(b, "warnings", s.Warnings)
 	return append(b, '}'), nil
 }
@@ -78,9 +67,7 @@ func (p *Package) appendJSON(b []byte) []byte {
 	}
 	b = append(b, `{"name":`...)
 	b = appendJSONString(b, p.Name)
-	if p.Epoch != "" {
-		b = appendStringField(b, "epoch", p.Epoch)
-	}
+	b = appendOptField(b, "epoch", p.Epoch)
 	b = appendStringField(b, "version", p.Version)
 	b = appendStringField(b, "release", p.Release)
 	b = appendStringField(b, "summary", p.Summary)
@@ -98,67 +85,49 @@ func (p *Package) appendJSON(b []byte) []byte {
 	return append(b, '}')
 }
 
-// appendDeps appends ,"key":[...] unless deps is empty (omitempty).
-func appendDeps(b []byte, key string, deps []Dep) []byte {
-	if len(deps) == 0 {
+// appendArray appends ,"key":[...] with each item, unless items is empty
+// (omitempty).
+func appendArray[T any](b []byte, key string, items []T, each func([]byte, T) []byte) []byte {
+	if len(items) == 0 {
 		return b
 	}
 	b = appendKey(b, key)
 	b = append(b, '[')
-	for i, d := range deps {
+	for i, it := range items {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, `{"name":`...)
-		b = appendJSONString(b, d.Name)
-		if d.Op != "" {
-			b = appendStringField(b, "op", d.Op)
-		}
-		if d.EVR != "" {
-			b = appendStringField(b, "evr", d.EVR)
-		}
-		b = appendStrings(b, "qualifier", d.Qualifier)
-		if d.Rich {
-			b = append(b, `,"rich":true`...)
-		}
-		b = append(b, '}')
+		b = each(b, it)
 	}
 	return append(b, ']')
 }
 
-func appendSources(b []byte, key string, srcs []Source) []byte {
-	if len(srcs) == 0 {
-		return b
+func appendDeps(b []byte, key string, deps []Dep) []byte { return appendArray(b, key, deps, appendDep) }
+
+func appendDep(b []byte, d Dep) []byte {
+	b = append(b, `{"name":`...)
+	b = appendJSONString(b, d.Name)
+	b = appendOptField(b, "op", d.Op)
+	b = appendOptField(b, "evr", d.EVR)
+	b = appendStrings(b, "qualifier", d.Qualifier)
+	if d.Rich {
+		b = append(b, `,"rich":true`...)
 	}
-	b = appendKey(b, key)
-	b = append(b, '[')
-	for i, s := range srcs {
-		if i > 0 {
-			b = append(b, ',')
-		}
+	return append(b, '}')
+}
+
+func appendSources(b []byte, key string, srcs []Source) []byte {
+	return appendArray(b, key, srcs, func(b []byte, s Source) []byte {
 		b = append(b, `{"num":`...)
 		b = strconv.AppendInt(b, int64(s.Num), 10)
 		b = appendStringField(b, "url", s.URL)
 		b = appendStringField(b, "file", s.File)
-		b = append(b, '}')
-	}
-	return append(b, ']')
+		return append(b, '}')
+	})
 }
 
-// appendStrings appends ,"key":[...] unless ss is empty (omitempty).
 func appendStrings(b []byte, key string, ss []string) []byte {
-	if len(ss) == 0 {
-		return b
-	}
-	b = appendKey(b, key)
-	b = append(b, '[')
-	for i, s := range ss {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendJSONString(b, s)
-	}
-	return append(b, ']')
+	return appendArray(b, key, ss, appendJSONString)
 }
 
 func appendKey(b []byte, key string) []byte {
@@ -169,6 +138,14 @@ func appendKey(b []byte, key string) []byte {
 
 func appendStringField(b []byte, key, v string) []byte {
 	return appendJSONString(appendKey(b, key), v)
+}
+
+// appendOptField is appendStringField for an omitempty field.
+func appendOptField(b []byte, key, v string) []byte {
+	if v == "" {
+		return b
+	}
+	return appendStringField(b, key, v)
 }
 
 const hexDigits = "0123456789abcdef"

@@ -32,7 +32,7 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 	specs = append(specs,
 		&Spec{}, // nil packages: "packages":null
 		&Spec{Path: "<&>\u2028\x00\xff", Epoch: "1", URL: "u", BuildArch: "noarch", HasCheck: true,
-			BuildRequires: []Dep{{Name: "a", Op: ">=", EVR: "1:2-3", Qualifier: []string{"pre", "post"}, Rich: true}, {Name: "b"}},
+			BuildRequires:  []Dep{{Name: "a", Op: ">=", EVR: "1:2-3", Qualifier: []string{"pre", "post"}, Rich: true}, {Name: "b"}},
 			BuildConflicts: []Dep{{Name: "c"}}, Sources: []Source{{Num: 0, URL: "http://x/a.tgz", File: "a.tgz"}},
 			Patches: []Source{{Num: 12, File: "p.patch"}}, ExclusiveArch: []string{"x86_64"}, ExcludeArch: []string{"s390x"},
 			Packages: []*Package{{Name: "p", Epoch: "2", HasFiles: true, HasDescription: true,
