@@ -2,7 +2,8 @@
 # Repository benchmark: Keel vs createrepo_c on the same 1,000 real RPMs,
 # alternating runs in one script (this machine drifts between rounds).
 #   cold:   metadata for the whole set    keel repo index  vs createrepo_c
-#   update: add one package to the repo   keel repo index / publish vs createrepo_c --update
+#   update: add one package to the repo   keel repo index (signed, and --unsigned: createrepo_c
+#           does not sign) / publish vs createrepo_c --update
 # Everything runs in fresh directories on tmpfs (see FIELD-NOTES: measuring).
 # Prints medians of wall time (and user+sys CPU) and the ratios.
 set -euo pipefail
@@ -33,8 +34,8 @@ median() { sort -n -k"$2" "$work/$1" | awk -v k="$2" '{a[NR]=$k} END {print a[in
 
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 for r in $(seq 1 "$rounds"); do
-  c=$work/r$r-crc k=$work/r$r-keel g=$work/r$r-keelgz p=$work/r$r-pub
-  for d in "$c" "$k" "$g"; do mkdir -p "$d"; cp "$rpms"/*.rpm "$d/"; done
+  c=$work/r$r-crc k=$work/r$r-keel g=$work/r$r-keelgz p=$work/r$r-pub u=$work/r$r-unsigned
+  for d in "$c" "$k" "$g" "$u"; do mkdir -p "$d"; cp "$rpms"/*.rpm "$d/"; done
   sync
   if [ $((r % 2)) = 1 ]; then
     t crc-cold createrepo_c -q --no-database "$c"
@@ -46,14 +47,17 @@ for r in $(seq 1 "$rounds"); do
     t crc-cold createrepo_c -q --no-database "$c"
   fi
   t keel-publish-cold "$keel" repo publish --dir "$p" "$rpms"
-  cp "$extra" "$c/"; cp "$extra" "$k/"
+  "$keel" repo index --unsigned --dir "$u" >/dev/null
+  cp "$extra" "$c/"; cp "$extra" "$k/"; cp "$extra" "$u/"
   sync
   if [ $((r % 2)) = 1 ]; then
     t crc-update createrepo_c -q --no-database --update "$c"
     t keel-update "$keel" repo index --dir "$k"
+    t keel-update-unsigned "$keel" repo index --unsigned --dir "$u"
     t keel-publish-update "$keel" repo publish --dir "$p" "$extra"
   else
     t keel-publish-update "$keel" repo publish --dir "$p" "$extra"
+    t keel-update-unsigned "$keel" repo index --unsigned --dir "$u"
     t keel-update "$keel" repo index --dir "$k"
     t crc-update createrepo_c -q --no-database --update "$c"
   fi
@@ -62,12 +66,14 @@ done
 n=$(ls "$rpms"/*.rpm | wc -l)
 echo "repository benchmark: $n packages, $rounds alternating rounds, medians (wall s / cpu s), $(nproc) cores"
 echo "load average at start: $load0, at end: $(cut -d' ' -f1-3 /proc/loadavg)"
-for x in crc-cold keel-cold keelgz-cold keel-publish-cold crc-update keel-update keel-publish-update; do
+for x in crc-cold keel-cold keelgz-cold keel-publish-cold crc-update keel-update keel-update-unsigned keel-publish-update; do
   printf "  %-20s %6s s  %6s s cpu\n" "$x" "$(median $x 1)" "$(median $x 2)"
 done
 awk -v k="$(median keel-cold 1)" -v c="$(median crc-cold 1)" -v kc="$(median keel-cold 2)" -v cc="$(median crc-cold 2)" \
   'BEGIN {printf "cold metadata:   keel/createrepo_c = %.2fx wall, %.2fx cpu (goal <= 1.0x)\n", k/c, kc/cc}'
 awk -v k="$(median keel-update 1)" -v c="$(median crc-update 1)" -v kc="$(median keel-update 2)" -v cc="$(median crc-update 2)" \
   'BEGIN {printf "add one package: createrepo_c --update / keel = %.1fx faster wall, %.1fx cpu (goal >= 10x)\n", c/k, cc/(kc>0?kc:0.001)}'
+awk -v k="$(median keel-update-unsigned 1)" -v c="$(median crc-update 1)" -v kc="$(median keel-update-unsigned 2)" -v cc="$(median crc-update 2)" \
+  'BEGIN {printf "  the same job (unsigned repomd.xml, as createrepo_c writes it): %.1fx faster wall, %.1fx cpu\n", c/k, cc/(kc>0?kc:0.001)}'
 awk -v k="$(median keel-publish-update 1)" -v c="$(median crc-update 1)" \
   'BEGIN {printf "add one package with signing (keel repo publish): %.1fx faster than createrepo_c --update\n", c/k}'
