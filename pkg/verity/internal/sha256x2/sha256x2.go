@@ -11,12 +11,18 @@ package sha256x2
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"sync"
 )
 
 //go:generate go run gen.go
 
-// Accelerated reports whether Sum2 runs the interleaved SHA-NI code.
-var Accelerated = available()
+// Accelerated reports whether Sum2 runs the interleaved SHA-NI code. It is
+// asked on first use, not at package init: CPUID traps to the hypervisor in
+// a VM, and every keel command, verity or not, paid for it at start.
+var Accelerated = sync.OnceValue(available)
+
+// generic forces the portable code (tests).
+var generic bool
 
 var iv = [8]uint32{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19}
 
@@ -26,7 +32,7 @@ func Sum2(prefix, a, b []byte, da, db *[32]byte) {
 	if len(a) != len(b) {
 		panic("sha256x2: messages of different lengths")
 	}
-	if !Accelerated {
+	if generic || !Accelerated() {
 		sum2Generic(prefix, a, b, da, db)
 		return
 	}
