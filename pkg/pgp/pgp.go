@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
@@ -36,7 +37,31 @@ const (
 
 // Key is a private signing key.
 type Key struct {
-	entity *openpgp.Entity
+	priv *packet.PrivateKey // the primary key: it signs
+
+	// The whole entity (user ID, self-signature) is needed to export the
+	// key, not to sign with it. A key of the shape `keel keys init` writes
+	// is read without it (see readOwn) and the entity is built from raw on
+	// first use; entityOnce guards that.
+	entity     *openpgp.Entity
+	raw        []byte
+	entityOnce sync.Once
+	entityErr  error
+}
+
+func newKey(e *openpgp.Entity) *Key {
+	return &Key{priv: e.PrivateKey, entity: e}
+}
+
+// ent returns the entity, parsing and verifying it on first use.
+func (k *Key) ent() (*openpgp.Entity, error) {
+	k.entityOnce.Do(func() {
+		if k.entity != nil {
+			return
+		}
+		k.entity, k.entityErr = readEntity(bytes.NewReader(k.raw))
+	})
+	return k.entity, k.entityErr
 }
 
 // DefaultDir is $KEEL_KEYS or ~/.local/share/keel/keys: outside any
@@ -73,7 +98,7 @@ func Generate(name, email string, created time.Time) (*Key, error) {
 	}
 	// Sign-only: rpm 4.18's key parser need not understand an ECDH subkey.
 	e.Subkeys = nil
-	return &Key{entity: e}, nil
+	return newKey(e), nil
 }
 
 // InitDir generates a key into dir (created 0700) unless one exists there,
@@ -133,6 +158,21 @@ func LoadDir(dir string) (*Key, error) {
 
 // ReadPrivate reads one armored private key.
 func ReadPrivate(r io.Reader) (*Key, error) {
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("reading private key: %w", err)
+	}
+	if k := readOwn(raw); k != nil {
+		return k, nil
+	}
+	e, err := readEntity(bytes.NewReader(raw))
+	if err != nil {
+		return nil, err
+	}
+	return newKey(e), nil
+}
+
+func readEntity(r io.Reader) (*openpgp.Entity, error) {
 	el, err := openpgp.ReadArmoredKeyRing(r)
 	if err != nil {
 		return nil, fmt.Errorf("reading private key: %w", err)
@@ -140,13 +180,75 @@ func ReadPrivate(r io.Reader) (*Key, error) {
 	if len(el) != 1 || el[0].PrivateKey == nil {
 		return nil, errors.New("want exactly one private key")
 	}
-	if el[0].PrivateKey.Encrypted {
-		return nil, errors.New("private key is passphrase-protected; keel keys are unencrypted files guarded by mode 0600")
+	if err := signable(el[0].PrivateKey); err != nil {
+		return nil, err
 	}
-	if _, ok := el[0].PrivateKey.PrivateKey.(*eddsa.PrivateKey); !ok {
-		return nil, fmt.Errorf("private key algorithm %v: want EdDSA (Ed25519)", el[0].PrivateKey.PubKeyAlgo)
+	return el[0], nil
+}
+
+func signable(p *packet.PrivateKey) error {
+	if p.Encrypted {
+		return errors.New("private key is passphrase-protected; keel keys are unencrypted files guarded by mode 0600")
 	}
-	return &Key{entity: el[0]}, nil
+	if _, ok := p.PrivateKey.(*eddsa.PrivateKey); !ok {
+		return fmt.Errorf("private key algorithm %v: want EdDSA (Ed25519)", p.PubKeyAlgo)
+	}
+	return nil
+}
+
+// readOwn reads a key of exactly the shape `keel keys init` writes - one
+// v4 EdDSA primary key, one user ID, one self-signature that neither
+// expires nor limits the key's lifetime, nothing else - without building
+// the entity. Building it verifies the self-signature (an Ed25519 verify),
+// which proves nothing about a secret key one holds (whoever can change
+// the file can re-sign it) and was the larger part of `keel repo index`'s
+// signing cost (see bench/results/repo.md). Anything else returns nil and
+// takes the library's full path, which judges expiry, revocation and
+// subkeys.
+func readOwn(raw []byte) *Key {
+	blk, err := armor.Decode(bytes.NewReader(raw))
+	if err != nil || blk.Type != openpgp.PrivateKeyType {
+		return nil
+	}
+	var (
+		priv    *packet.PrivateKey
+		uids    int
+		selfSig *packet.Signature
+	)
+	pr := packet.NewReader(blk.Body)
+	for {
+		p, err := pr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil
+		}
+		switch p := p.(type) {
+		case *packet.PrivateKey:
+			if priv != nil || p.IsSubkey {
+				return nil
+			}
+			priv = p
+		case *packet.UserId:
+			uids++
+		case *packet.Signature:
+			if selfSig != nil || p.SigType != packet.SigTypePositiveCert {
+				return nil
+			}
+			selfSig = p
+		default:
+			return nil
+		}
+	}
+	if priv == nil || uids != 1 || selfSig == nil || priv.Version != 4 || signable(priv) != nil ||
+		selfSig.IssuerKeyId == nil || *selfSig.IssuerKeyId != priv.KeyId ||
+		(selfSig.KeyLifetimeSecs != nil && *selfSig.KeyLifetimeSecs != 0) ||
+		(selfSig.SigLifetimeSecs != nil && *selfSig.SigLifetimeSecs != 0) ||
+		(selfSig.FlagsValid && !selfSig.FlagSign) {
+		return nil
+	}
+	return &Key{priv: priv, raw: raw}
 }
 
 // WritePrivate writes the armored private key.
@@ -155,7 +257,11 @@ func (k *Key) WritePrivate(w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := k.entity.SerializePrivateWithoutSigning(aw, nil); err != nil {
+	e, err := k.ent()
+	if err != nil {
+		return err
+	}
+	if err := e.SerializePrivateWithoutSigning(aw, nil); err != nil {
 		return fmt.Errorf("serializing private key: %w", err)
 	}
 	return aw.Close()
@@ -167,7 +273,11 @@ func (k *Key) WritePublic(w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := k.entity.Serialize(aw); err != nil {
+	e, err := k.ent()
+	if err != nil {
+		return err
+	}
+	if err := e.Serialize(aw); err != nil {
 		return fmt.Errorf("serializing public key: %w", err)
 	}
 	if err := aw.Close(); err != nil {
@@ -186,17 +296,17 @@ func (k *Key) PublicArmored() []byte {
 
 // Fingerprint is the upper-case hex v4 fingerprint.
 func (k *Key) Fingerprint() string {
-	return strings.ToUpper(hex.EncodeToString(k.entity.PrimaryKey.Fingerprint))
+	return strings.ToUpper(hex.EncodeToString(k.priv.Fingerprint))
 }
 
 // KeyID is the 16-hex-digit long key ID (rpm shows its last 8 digits).
-func (k *Key) KeyID() string { return fmt.Sprintf("%016x", k.entity.PrimaryKey.KeyId) }
+func (k *Key) KeyID() string { return fmt.Sprintf("%016x", k.priv.KeyId) }
 
 // Sign returns a binary detached OpenPGP signature of message made at t
 // (pass SOURCE_DATE_EPOCH for reproducible output: Ed25519 is deterministic).
 func (k *Key) Sign(message io.Reader, t time.Time) ([]byte, error) {
 	var b bytes.Buffer
-	if err := openpgp.DetachSign(&b, k.entity, message, config(t)); err != nil {
+	if err := k.detachSign(&b, message, t); err != nil {
 		return nil, fmt.Errorf("signing: %w", err)
 	}
 	return b.Bytes(), nil
@@ -205,11 +315,53 @@ func (k *Key) Sign(message io.Reader, t time.Time) ([]byte, error) {
 // SignArmored returns an armored detached signature (repomd.xml.asc).
 func (k *Key) SignArmored(message io.Reader, t time.Time) ([]byte, error) {
 	var b bytes.Buffer
-	if err := openpgp.ArmoredDetachSign(&b, k.entity, message, config(t)); err != nil {
+	aw, err := armor.Encode(&b, openpgp.SignatureType, nil)
+	if err == nil {
+		if err = k.detachSign(aw, message, t); err == nil {
+			err = aw.Close()
+		}
+	}
+	if err != nil {
 		return nil, fmt.Errorf("signing: %w", err)
 	}
 	b.WriteByte('\n')
 	return b.Bytes(), nil
+}
+
+// detachSign writes a binary detached signature: openpgp.DetachSign's
+// packet (a test checks the bytes agree), made with the primary key. A key
+// read whole goes through the library, which also refuses expired and
+// revoked keys; readOwn admitted only keys that can be neither.
+func (k *Key) detachSign(w io.Writer, message io.Reader, t time.Time) error {
+	if k.entity != nil {
+		return openpgp.DetachSign(w, k.entity, message, config(t))
+	}
+	cfg := config(t)
+	pub := &k.priv.PublicKey
+	lifetime := cfg.SigLifetime()
+	sig := &packet.Signature{
+		Version:           pub.Version,
+		SigType:           packet.SigTypeBinary,
+		PubKeyAlgo:        pub.PubKeyAlgo,
+		Hash:              cfg.Hash(), // SHA-256: acceptable for an Ed25519 key
+		CreationTime:      cfg.Now(),
+		IssuerKeyId:       &pub.KeyId,
+		IssuerKeyVersion:  uint8(pub.Version),
+		IssuerFingerprint: pub.Fingerprint,
+		Notations:         cfg.Notations(),
+		SigLifetimeSecs:   &lifetime,
+	}
+	h, err := sig.PrepareSign(cfg)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(h, message); err != nil {
+		return err
+	}
+	if err := sig.Sign(h, k.priv, cfg); err != nil {
+		return err
+	}
+	return sig.Serialize(w)
 }
 
 // Ed25519PublicKey returns the signing key as a raw Ed25519 public key.
@@ -222,7 +374,7 @@ func (k *Key) Ed25519PublicKey() ed25519.PublicKey {
 func (k *Key) SignRaw(msg []byte) []byte { return ed25519.Sign(k.ed25519(), msg) }
 
 func (k *Key) ed25519() ed25519.PrivateKey {
-	sk := k.entity.PrivateKey.PrivateKey.(*eddsa.PrivateKey)
+	sk := k.priv.PrivateKey.(*eddsa.PrivateKey)
 	return ed25519.NewKeyFromSeed(sk.D)
 }
 
@@ -232,6 +384,7 @@ var ErrUnknownKey = pgperrors.ErrUnknownIssuer
 // Keyring holds trusted public keys.
 type Keyring struct {
 	list openpgp.EntityList
+	err  error // the keyring could not be made
 }
 
 // ReadKeyring reads armored or binary public keys.
@@ -260,11 +413,20 @@ func LoadKeyring(path string) (*Keyring, error) {
 }
 
 // Keyring returns the key's own public keyring.
-func (k *Key) Keyring() *Keyring { return &Keyring{list: openpgp.EntityList{k.entity}} }
+func (k *Key) Keyring() *Keyring {
+	e, err := k.ent()
+	if err != nil {
+		return &Keyring{err: err} // every Verify fails with err
+	}
+	return &Keyring{list: openpgp.EntityList{e}}
+}
 
 // Verify checks a detached signature (binary or armored) of message and
 // returns the signing key's fingerprint.
 func (kr *Keyring) Verify(message io.Reader, sig []byte) (string, error) {
+	if kr.err != nil {
+		return "", kr.err
+	}
 	var sr io.Reader = bytes.NewReader(sig)
 	if bytes.HasPrefix(bytes.TrimSpace(sig), []byte("-----BEGIN")) {
 		blk, err := armor.Decode(bytes.NewReader(sig))

@@ -3,6 +3,7 @@ package pgp
 import (
 	"bytes"
 	"crypto/ed25519"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,4 +70,80 @@ func FuzzReadKeyring(f *testing.F) {
 		}
 		kr.Verify(bytes.NewReader([]byte("x")), []byte("y"))
 	})
+}
+
+// A key as `keel keys init` writes it is read without building the entity;
+// its signatures must be the library's, byte for byte, and the entity
+// (export, keyring) must still come out whole.
+func TestOwnKeyFastPath(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "keys")
+	if _, _, err := InitDir(dir, "Keel Test", "test@keel.example", epoch, false); err != nil {
+		t.Fatal(err)
+	}
+	k, err := LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.entity != nil {
+		t.Fatal("keel's own key shape was read through the full entity")
+	}
+	full, err := readEntity(bytes.NewReader(k.raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lib := newKey(full)
+	for _, msg := range []string{"", "repomd.xml contents", strings.Repeat("header ", 5000)} {
+		for _, at := range []time.Time{epoch, epoch.Add(86400 * 400)} {
+			a, err1 := k.SignArmored(strings.NewReader(msg), at)
+			b, err2 := lib.SignArmored(strings.NewReader(msg), at)
+			if err1 != nil || err2 != nil || !bytes.Equal(a, b) {
+				t.Fatalf("armored signature differs from openpgp.ArmoredDetachSign (%v, %v):\n%s\n%s", err1, err2, a, b)
+			}
+			a, _ = k.Sign(strings.NewReader(msg), at)
+			b, _ = lib.Sign(strings.NewReader(msg), at)
+			if !bytes.Equal(a, b) {
+				t.Fatal("binary signature differs from openpgp.DetachSign")
+			}
+		}
+	}
+	if k.Fingerprint() != lib.Fingerprint() || k.KeyID() != lib.KeyID() || !k.Created().Equal(lib.Created()) {
+		t.Error("identity fields differ between the two readings")
+	}
+	if !bytes.Equal(k.PublicArmored(), lib.PublicArmored()) {
+		t.Error("exported public key differs")
+	}
+	s, _ := k.SignArmored(strings.NewReader("m"), epoch)
+	if fp, err := k.Keyring().Verify(strings.NewReader("m"), s); err != nil || fp != k.Fingerprint() {
+		t.Fatalf("own keyring: %s %v", fp, err)
+	}
+}
+
+// Keys of any other shape take the library's path, which judges expiry
+// and subkeys; a damaged self-signature found later makes the keyring
+// refuse, never pass as "unknown key".
+func TestOtherKeyShapes(t *testing.T) {
+	e, err := Generate("Keel Test", "test@keel.example", epoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var withSub bytes.Buffer
+	full, _ := Generate("Sub", "s@x", epoch)
+	ent, _ := full.ent()
+	if err := ent.AddSigningSubkey(config(epoch)); err != nil {
+		t.Fatal(err)
+	}
+	if err := full.WritePrivate(&withSub); err != nil {
+		t.Fatal(err)
+	}
+	if readOwn(withSub.Bytes()) != nil {
+		t.Error("a key with a subkey was read through the fast path")
+	}
+	k, err := ReadPrivate(bytes.NewReader(withSub.Bytes()))
+	if err != nil || k.entity == nil {
+		t.Fatalf("key with subkey: %v", err)
+	}
+	bad := &Key{priv: e.priv, raw: []byte("-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nxx\n-----END PGP PRIVATE KEY BLOCK-----\n")}
+	if _, err := bad.Keyring().Verify(strings.NewReader("m"), []byte("sig")); err == nil || errors.Is(err, ErrUnknownKey) {
+		t.Errorf("keyring of an unreadable key: %v", err)
+	}
 }
