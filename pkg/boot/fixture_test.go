@@ -80,13 +80,24 @@ func doExtract(deb string) (kernel, error) {
 	}
 	dir := filepath.Join(cache, "kernels", hex.EncodeToString(sum[:]))
 	if _, err := os.Stat(dir); err != nil {
-		tmp := dir + ".tmp"
-		os.RemoveAll(tmp)
+		// On a new machine the kernels directory does not exist yet, and
+		// dpkg-deb -x creates only its last path element. Each test process
+		// unpacks into its own temporary directory; the first rename wins.
+		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+			return kernel{}, err
+		}
+		tmp, err := os.MkdirTemp(filepath.Dir(dir), ".tmp-")
+		if err != nil {
+			return kernel{}, err
+		}
+		defer os.RemoveAll(tmp)
 		if out, err := exec.Command("dpkg-deb", "-x", deb, tmp).CombinedOutput(); err != nil {
 			return kernel{}, fmt.Errorf("dpkg-deb -x %s: %v: %s", deb, err, out)
 		}
 		if err := os.Rename(tmp, dir); err != nil {
-			return kernel{}, err
+			if _, serr := os.Stat(dir); serr != nil {
+				return kernel{}, err
+			}
 		}
 	}
 	mods, _ := filepath.Glob(filepath.Join(dir, "lib/modules/*"))
