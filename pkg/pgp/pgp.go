@@ -45,6 +45,7 @@ type Key struct {
 	// first use; entityOnce guards that.
 	entity     *openpgp.Entity
 	raw        []byte
+	validFrom  time.Time // the later of the key's and its self-signature's creation
 	entityOnce sync.Once
 	entityErr  error
 }
@@ -248,7 +249,11 @@ func readOwn(raw []byte) *Key {
 		(selfSig.FlagsValid && !selfSig.FlagSign) {
 		return nil
 	}
-	return &Key{priv: priv, raw: raw}
+	from := priv.CreationTime
+	if selfSig.CreationTime.After(from) {
+		from = selfSig.CreationTime
+	}
+	return &Key{priv: priv, raw: raw, validFrom: from}
 }
 
 // WritePrivate writes the armored private key.
@@ -331,10 +336,14 @@ func (k *Key) SignArmored(message io.Reader, t time.Time) ([]byte, error) {
 // detachSign writes a binary detached signature: openpgp.DetachSign's
 // packet (a test checks the bytes agree), made with the primary key. A key
 // read whole goes through the library, which also refuses expired and
-// revoked keys; readOwn admitted only keys that can be neither.
+// revoked keys; readOwn admitted only keys that can be neither, and the
+// one check left, a key not valid yet at t, is made here.
 func (k *Key) detachSign(w io.Writer, message io.Reader, t time.Time) error {
 	if k.entity != nil {
 		return openpgp.DetachSign(w, k.entity, message, config(t))
+	}
+	if k.validFrom.Unix() > t.Unix() { // as the library: a key or self-signature from the future is not valid yet
+		return pgperrors.InvalidArgumentError("no valid signing keys")
 	}
 	cfg := config(t)
 	pub := &k.priv.PublicKey

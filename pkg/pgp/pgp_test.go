@@ -106,6 +106,12 @@ func TestOwnKeyFastPath(t *testing.T) {
 			}
 		}
 	}
+	early := epoch.Add(-time.Hour) // before the key was made: both refuse
+	_, err1 := k.SignArmored(strings.NewReader("m"), early)
+	_, err2 := lib.SignArmored(strings.NewReader("m"), early)
+	if err1 == nil || err2 == nil || err1.Error() != err2.Error() {
+		t.Errorf("signing before the key's creation: fast path %v, library %v", err1, err2)
+	}
 	if k.Fingerprint() != lib.Fingerprint() || k.KeyID() != lib.KeyID() || !k.Created().Equal(lib.Created()) {
 		t.Error("identity fields differ between the two readings")
 	}
