@@ -56,19 +56,20 @@ for r in $(seq 1 "$rounds"); do
   fi
   t keel-publish-cold "$keel" repo publish --dir "$p" "$rpms"
   "$keel" repo index --unsigned --dir "$u" >/dev/null
-  cp "$extra" "$c/"; cp "$extra" "$k/"; cp "$extra" "$u/"
-  sync
-  if [ $((r % 2)) = 1 ]; then
-    t crc-update createrepo_c -q --no-database --update "$c"
-    t keel-update "$keel" repo index --dir "$k"
-    t keel-update-unsigned "$keel" repo index --unsigned --dir "$u"
-    t keel-publish-update "$keel" repo publish --dir "$p" "$extra"
-  else
-    t keel-publish-update "$keel" repo publish --dir "$p" "$extra"
-    t keel-update-unsigned "$keel" repo index --unsigned --dir "$u"
-    t keel-update "$keel" repo index --dir "$k"
-    t crc-update createrepo_c -q --no-database --update "$c"
-  fi
+  # The four one-package updates run in a shuffled order each round (fixed
+  # seed), each right after the package is copied in and synced: no tool
+  # always runs after createrepo_c (which leaves caches and TLBs cold) or
+  # always after another keel run (which leaves them warm). A fixed
+  # alternation made keel's signed update the one that followed
+  # createrepo_c in every other round.
+  for x in $(printf '%s\n' crc keel unsigned publish | shuf --random-source=<(yes "$r")); do
+    case $x in
+      crc) cp "$extra" "$c/"; sync; t crc-update createrepo_c -q --no-database --update "$c" ;;
+      keel) cp "$extra" "$k/"; sync; t keel-update "$keel" repo index --dir "$k" ;;
+      unsigned) cp "$extra" "$u/"; sync; t keel-update-unsigned "$keel" repo index --unsigned --dir "$u" ;;
+      publish) sync; t keel-publish-update "$keel" repo publish --dir "$p" "$extra" ;;
+    esac
+  done
 done
 
 n=$(ls "$rpms"/*.rpm | wc -l)
