@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/xml"
+	"errors"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -309,6 +311,57 @@ func FuzzDecodeFrames(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		decodeFrames(b, int64(len(b)))
 	})
+}
+
+// A state file that describes fewer packages than the metadata holds must
+// be found stale (ReadState then reads the metadata itself): publish builds
+// on the state's package list, and a short list would drop the rest. Cut to
+// its first chunk with a valid CRC, the chunks no longer tile the files; one
+// changed byte fails the CRC.
+func TestStateMustCoverMetadata(t *testing.T) {
+	dir := t.TempDir()
+	var pkgs []*Package
+	for i := range 100 {
+		id := fmtID(i)
+		pkgs = append(pkgs, &Package{PkgID: id, Name: "p" + id[:4], Arch: "noarch", Href: "Packages/" + id + ".rpm", Size: 1, Mtime: 1,
+			Primary:   []byte(`<package type="rpm"><name>p</name><checksum type="sha256" pkgid="YES">` + id + "</checksum></package>\n"),
+			Filelists: []byte(`<package pkgid="` + id + "\"></package>\n"),
+			Other:     []byte(`<package pkgid="` + id + "\"></package>\n")})
+	}
+	md, err := WriteMetadata(filepath.Join(dir, "repodata"), pkgs, WriteOptions{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "repodata", "repomd.xml"), md.Marshal(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stateFile := filepath.Join(dir, "repodata", StateFile)
+	good, _ := os.ReadFile(stateFile)
+	if _, err := readStateFile(dir, md); err != nil {
+		t.Fatalf("the state as written: %v", err)
+	}
+	body := string(good[:bytes.LastIndex(good[:len(good)-1], []byte("\n"))+1])
+	second := strings.Index(body[strings.Index(body, "\nchunk\t")+1:], "\nchunk\t") + strings.Index(body, "\nchunk\t") + 1
+	withCRC := func(b string) []byte { return fmt.Appendf([]byte(b), "crc32c\t%08x\n", crc32.Checksum([]byte(b), castagnoli)) }
+	flipped := bytes.Clone(good)
+	flipped[len(stateMagic)+10] ^= 1
+	for name, b := range map[string][]byte{
+		"first chunk only": withCRC(body[:second+1]),
+		"a byte changed":   flipped,
+		"no crc line":      []byte(body),
+	} {
+		if err := os.WriteFile(stateFile, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := readStateFile(dir, md); !errors.Is(err, errStale) {
+			t.Errorf("%s: readStateFile = %v, want stale", name, err)
+		}
+		// The fallback reads the metadata itself (these fragments are too
+		// bare for it, so it refuses them): never a short list.
+		if st, err := ReadState(dir); err == nil && len(st.Packages) != len(pkgs) {
+			t.Errorf("%s: ReadState found %d packages, want %d", name, len(st.Packages), len(pkgs))
+		}
+	}
 }
 
 func FuzzReadState(f *testing.F) {

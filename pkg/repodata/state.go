@@ -6,11 +6,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // StateFile sits next to repomd.xml: for each zstd chunk, its frames'
@@ -20,13 +22,22 @@ import (
 // Format (one record a line, tab-separated; strings raw unless they hold a
 // tab, newline, quote, backslash or control byte, then Go-quoted):
 //
-//	keel-repodata-state 2
+//	keel-repodata-state 3
 //	file	primary	<href>          (then filelists, other)
 //	chunk	<packages>	<offset>	<length>	… (one pair per file)
 //	pkg	<pkgid>	<size>	<mtime>	<epoch>	<name>	<version>	<release>	<arch>	<href>
+//	crc32c	<8 hex digits>     (of every byte before this line)
+//
+// The chunks tile each file exactly: the first starts where the head frame
+// ends, each starts where the one before ended, and one frame (the tail)
+// follows the last. With the CRC, a truncated or damaged state file is
+// found stale instead of describing fewer packages than the metadata holds
+// (which would make an update drop the others).
 const StateFile = ".keel-state"
 
-const stateMagic = "keel-repodata-state 2"
+const stateMagic = "keel-repodata-state 3"
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // State is the previous metadata as an update needs it.
 type State struct {
@@ -101,7 +112,8 @@ func writeState(dir string, recs []Record, pkgs []*Package, bounds []int, lens [
 	defer f.Close()
 	// Lines are formatted in place in a small buffer (fresh memory costs
 	// more than the write calls): each starts from AvailableBuffer.
-	w := bufio.NewWriterSize(f, 32<<10)
+	sum := crc32.New(castagnoli)
+	w := bufio.NewWriterSize(io.MultiWriter(f, sum), 32<<10)
 	w.WriteString(stateMagic + "\n")
 	for _, r := range recs {
 		b := append(w.AvailableBuffer(), "file"...)
@@ -140,6 +152,9 @@ func writeState(dir string, recs []Record, pkgs []*Package, bounds []int, lens [
 		start = end
 	}
 	if err := w.Flush(); err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(f, "crc32c\t%08x\n", sum.Sum32()); err != nil {
 		return err
 	}
 	return f.Close()
@@ -213,6 +228,9 @@ func readStateFile(repoDir string, md *Repomd) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
+	if text, err = checkCRC(text); err != nil {
+		return nil, err
+	}
 	line := func() (string, bool) {
 		i := strings.IndexByte(text, '\n')
 		if i < 0 {
@@ -226,6 +244,7 @@ func readStateFile(repoDir string, md *Repomd) (*State, error) {
 		return nil, errStale
 	}
 	var files [3][]byte
+	var ends [3]int // where the chunks read so far end in each file
 	for i, typ := range []string{"primary", "filelists", "other"} {
 		l, ok := line()
 		if !ok || nextField(&l) != "file" || nextField(&l) != typ {
@@ -244,6 +263,9 @@ func readStateFile(repoDir string, md *Repomd) (*State, error) {
 			return nil, fmt.Errorf("%s: checksum does not match repomd.xml", href)
 		}
 		files[i] = b
+		if ends[i], err = frameLen(b); err != nil {
+			return nil, errStale
+		}
 	}
 	n := strings.Count(text, "\npkg\t")
 	st := &State{Packages: make([]*Package, 0, n)}
@@ -285,10 +307,11 @@ func readStateFile(repoDir string, md *Repomd) (*State, error) {
 			for i := range 3 {
 				off, ok1 := num(nextField(&l))
 				ln, ok2 := num(nextField(&l))
-				if !ok1 || !ok2 || off < 0 || ln <= 0 || off+ln > int64(len(files[i])) {
+				if !ok1 || !ok2 || off != int64(ends[i]) || ln <= 0 || off+ln > int64(len(files[i])) {
 					return nil, errStale
 				}
 				cur.frames[i] = files[i][off : off+ln : off+ln]
+				ends[i] = int(off + ln)
 			}
 			if l != "" {
 				return nil, errStale
@@ -325,7 +348,27 @@ func readStateFile(repoDir string, md *Repomd) (*State, error) {
 	if cur == nil || !end(len(body)) || len(st.Packages) != len(all) {
 		return nil, errStale
 	}
+	for i, b := range files { // one frame, the tail, after the last chunk
+		if n, err := frameLen(b[ends[i]:]); err != nil || ends[i]+n != len(b) {
+			return nil, errStale
+		}
+	}
 	return st, nil
+}
+
+// checkCRC returns text without its last line, the crc32c of the rest.
+func checkCRC(text string) (string, error) {
+	i := strings.LastIndex(strings.TrimSuffix(text, "\n"), "\n")
+	if i < 0 || !strings.HasSuffix(text, "\n") {
+		return "", errStale
+	}
+	v, ok := strings.CutPrefix(text[i+1:len(text)-1], "crc32c\t")
+	want, err := strconv.ParseUint(v, 16, 32)
+	body := text[:i+1] // read in place: a []byte conversion would copy the whole file
+	if !ok || len(v) != 8 || err != nil || crc32.Checksum(unsafe.Slice(unsafe.StringData(body), len(body)), castagnoli) != uint32(want) {
+		return "", errStale
+	}
+	return body, nil
 }
 
 // load gives pkgs (packages of this state) their XML fragments by
