@@ -342,7 +342,9 @@ func TestStateMustCoverMetadata(t *testing.T) {
 	}
 	body := string(good[:bytes.LastIndex(good[:len(good)-1], []byte("\n"))+1])
 	second := strings.Index(body[strings.Index(body, "\nchunk\t")+1:], "\nchunk\t") + strings.Index(body, "\nchunk\t") + 1
-	withCRC := func(b string) []byte { return fmt.Appendf([]byte(b), "crc32c\t%08x\n", crc32.Checksum([]byte(b), castagnoli)) }
+	withCRC := func(b string) []byte {
+		return fmt.Appendf([]byte(b), "crc32c\t%08x\n", crc32.Checksum([]byte(b), castagnoli))
+	}
 	flipped := bytes.Clone(good)
 	flipped[len(stateMagic)+10] ^= 1
 	for name, b := range map[string][]byte{
