@@ -193,6 +193,9 @@ func Purls(name string, data []byte) ([]string, error) {
 	}
 	var out []string
 	for _, p := range doc.Packages {
+		if p == nil { // an empty package object of an older SPDX version converts to nil
+			continue
+		}
 		for _, r := range p.PackageExternalReferences {
 			if r != nil && r.RefType == "purl" {
 				out = append(out, r.Locator)
