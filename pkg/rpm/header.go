@@ -148,6 +148,12 @@ func parseHeader(b []byte) (*Header, int, error) {
 		typ := Type(binary.BigEndian.Uint32(e[4:]))
 		off := int32(binary.BigEndian.Uint32(e[8:]))
 		cnt := binary.BigEndian.Uint32(e[12:])
+		if tag < TagHeaderI18NTable {
+			// rpm's hdrchkTag: tags below 100 (the region tags) only as the
+			// first entry. Elsewhere rpm refuses the header, and a region tag
+			// re-exported first would read as a malformed region.
+			return nil, 0, fmt.Errorf("header: entry %d: tag %d is reserved (below %d) outside the region entry", i, tag, TagHeaderI18NTable)
+		}
 		if typ < TypeChar || typ > TypeI18NString {
 			return nil, 0, fmt.Errorf("header: tag %d: unknown type %d", tag, typ)
 		}

@@ -3,6 +3,7 @@ package rpm
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"os/exec"
@@ -299,6 +300,27 @@ func TestReadPackageErrors(t *testing.T) {
 	}
 	if err := p.VerifyDigests(); err == nil || !strings.Contains(err.Error(), "payload") {
 		t.Errorf("tampered payload: %v", err)
+	}
+}
+
+// Tags below 100 are region tags, which rpm accepts only as a header's
+// first entry (hdrchkTag). Accepted elsewhere, a header re-exported with it
+// first read as a malformed region (found by FuzzParseHeaderBlob).
+func TestHeaderRegionTagOnlyFirst(t *testing.T) {
+	// Two entries: Name, then tag 63 as an ordinary INT16 pair.
+	var b []byte
+	for _, v := range []uint32{2, 6, uint32(TagName), uint32(TypeString), 0, 1, uint32(TagHeaderImmutable), uint32(TypeInt16), 2, 2} {
+		b = binary.BigEndian.AppendUint32(b, v)
+	}
+	b = append(b, 'x', 0, 0, 1, 0, 2)
+	_, err := ParseHeaderBlob(b)
+	if err == nil || !strings.Contains(err.Error(), "tag 63 is reserved") {
+		t.Fatalf("err = %v, want tag 63 refused", err)
+	}
+	good := NewHeader(TagHeaderImmutable)
+	good.SetString(TagName, "x")
+	if _, err := ParseHeaderBlob(good.Marshal()); err != nil {
+		t.Fatalf("a header with its region first: %v", err)
 	}
 }
 
