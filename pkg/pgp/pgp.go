@@ -203,9 +203,11 @@ func signable(p *packet.PrivateKey) error {
 // the entity. Building it verifies the self-signature (an Ed25519 verify),
 // which proves nothing about a secret key one holds (whoever can change
 // the file can re-sign it) and was the larger part of `keel repo index`'s
-// signing cost (see bench/results/repo.md). Anything else returns nil and
-// takes the library's full path, which judges expiry, revocation and
-// subkeys.
+// signing cost (see bench/results/repo.md). A damaged self-signature shows
+// when the key is exported (WritePublic, Keyring fail with the library's
+// error); signatures are by the key itself and verify all the same.
+// Anything else returns nil and takes the library's full path, which
+// judges expiry, revocation and subkeys.
 func readOwn(raw []byte) *Key {
 	blk, err := armor.Decode(bytes.NewReader(raw))
 	if err != nil || blk.Type != openpgp.PrivateKeyType {
@@ -292,7 +294,8 @@ func (k *Key) WritePublic(w io.Writer) error {
 	return err
 }
 
-// PublicArmored returns the armored public key.
+// PublicArmored returns the armored public key, or nothing when it cannot
+// be exported (WritePublic says why).
 func (k *Key) PublicArmored() []byte {
 	var b bytes.Buffer
 	_ = k.WritePublic(&b)

@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
 )
 
 var epoch = time.Unix(1700000000, 0)
@@ -151,5 +155,76 @@ func TestOtherKeyShapes(t *testing.T) {
 	bad := &Key{priv: e.priv, raw: []byte("-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nxx\n-----END PGP PRIVATE KEY BLOCK-----\n")}
 	if _, err := bad.Keyring().Verify(strings.NewReader("m"), []byte("sig")); err == nil || errors.Is(err, ErrUnknownKey) {
 		t.Errorf("keyring of an unreadable key: %v", err)
+	}
+}
+
+// FuzzReadPrivate: whatever the fast path (readOwn) accepts, the library
+// accepts too and signs with the same bytes.
+func FuzzReadPrivate(f *testing.F) {
+	k, _ := Generate("F", "f@x", epoch)
+	var b bytes.Buffer
+	_ = k.WritePrivate(&b)
+	f.Add(b.Bytes())
+	f.Add(k.PublicArmored())
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		k, err := ReadPrivate(bytes.NewReader(raw))
+		if err != nil || k.entity != nil {
+			return // refused, or read by the library itself
+		}
+		e, err := readEntity(bytes.NewReader(raw))
+		if err != nil {
+			// The library refuses it (a damaged self-signature, say): the
+			// fast path signs, but export and keyring must refuse too.
+			if k.WritePublic(io.Discard) == nil {
+				t.Fatalf("the library refuses the key (%v), yet it exports", err)
+			}
+			if _, verr := k.Keyring().Verify(strings.NewReader("m"), []byte("s")); verr == nil || errors.Is(verr, ErrUnknownKey) {
+				t.Fatalf("the library refuses the key (%v), yet its keyring says %v", err, verr)
+			}
+			return
+		}
+		at := epoch.Add(86400 * 3650)
+		a, err1 := k.Sign(strings.NewReader("m"), at)
+		b, err2 := newKey(e).Sign(strings.NewReader("m"), at)
+		if (err1 == nil) != (err2 == nil) || !bytes.Equal(a, b) {
+			t.Fatalf("signatures differ: %v / %v", err1, err2)
+		}
+	})
+}
+
+// A damaged self-signature: the fast path still signs (with the key itself,
+// so signatures verify), but exporting the key fails with the library's
+// error, as loading did before the fast path.
+func TestDamagedSelfSignature(t *testing.T) {
+	k, err := Generate("Keel Test", "test@keel.example", epoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bin bytes.Buffer
+	if err := k.entity.SerializePrivateWithoutSigning(&bin, nil); err != nil {
+		t.Fatal(err)
+	}
+	b := bin.Bytes()
+	b[len(b)-3] ^= 0x40 // inside the self-signature's EdDSA value, the last packet
+	var arm bytes.Buffer
+	aw, _ := armor.Encode(&arm, openpgp.PrivateKeyType, nil)
+	aw.Write(b)
+	aw.Close()
+	if _, err := readEntity(bytes.NewReader(arm.Bytes())); err == nil {
+		t.Skip("this go-crypto accepts the damaged self-signature")
+	}
+	d, err := ReadPrivate(bytes.NewReader(arm.Bytes()))
+	if err != nil || d.entity != nil {
+		t.Fatalf("fast path: %v", err)
+	}
+	sig, err := d.SignArmored(strings.NewReader("m"), epoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Keyring().Verify(strings.NewReader("m"), sig); err != nil {
+		t.Errorf("signature by the same key material does not verify: %v", err)
+	}
+	if err := d.WritePublic(io.Discard); err == nil {
+		t.Error("the key with a damaged self-signature exported")
 	}
 }

@@ -565,7 +565,11 @@ func writeClientFiles(dir string, opt Options, stamp time.Time) error {
 	}
 	repoFile := fmt.Sprintf("[%s]\nname=Keel Linux (%s)\nbaseurl=%s/\nenabled=1\ngpgcheck=1\nrepo_gpgcheck=1\ngpgkey=%s/%s\n",
 		id, id, base, base, KeyFile)
-	for name, data := range map[string][]byte{KeyFile: opt.Key.PublicArmored(), RepoFile: []byte(repoFile)} {
+	var pub bytes.Buffer
+	if err := opt.Key.WritePublic(&pub); err != nil {
+		return fmt.Errorf("publish: exporting the public key: %w", err)
+	}
+	for name, data := range map[string][]byte{KeyFile: pub.Bytes(), RepoFile: []byte(repoFile)} {
 		p := filepath.Join(dir, name)
 		if old, err := os.ReadFile(p); err == nil && bytes.Equal(old, data) {
 			continue
