@@ -326,7 +326,9 @@ func gnuCut(c *cmdIO, args []string) (int, error) {
 				chars = rs
 			}
 		case "-d":
-			if len(o.val) != 1 {
+			// A newline delimiter makes GNU cut read the whole input as
+			// one record (FuzzShellPipeline): left to the real cut.
+			if len(o.val) != 1 || o.val == "\n" {
 				return 0, errFallback
 			}
 			delim = o.val
