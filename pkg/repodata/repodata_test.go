@@ -313,6 +313,20 @@ func FuzzDecodeFrames(f *testing.F) {
 	})
 }
 
+// bareStatePackages are n packages with just enough XML for the state and
+// chunk code (a full read of their metadata refuses them).
+func bareStatePackages(n int) []*Package {
+	var pkgs []*Package
+	for i := range n {
+		id := fmtID(i)
+		pkgs = append(pkgs, &Package{PkgID: id, Name: "p" + id[:4], Arch: "noarch", Href: "Packages/" + id + ".rpm", Size: 1, Mtime: 1,
+			Primary:   []byte(`<package type="rpm"><name>p</name><checksum type="sha256" pkgid="YES">` + id + "</checksum></package>\n"),
+			Filelists: []byte(`<package pkgid="` + id + "\"></package>\n"),
+			Other:     []byte(`<package pkgid="` + id + "\"></package>\n")})
+	}
+	return pkgs
+}
+
 // A state file that describes fewer packages than the metadata holds must
 // be found stale (ReadState then reads the metadata itself): publish builds
 // on the state's package list, and a short list would drop the rest. Cut to
@@ -320,14 +334,7 @@ func FuzzDecodeFrames(f *testing.F) {
 // changed byte fails the CRC.
 func TestStateMustCoverMetadata(t *testing.T) {
 	dir := t.TempDir()
-	var pkgs []*Package
-	for i := range 100 {
-		id := fmtID(i)
-		pkgs = append(pkgs, &Package{PkgID: id, Name: "p" + id[:4], Arch: "noarch", Href: "Packages/" + id + ".rpm", Size: 1, Mtime: 1,
-			Primary:   []byte(`<package type="rpm"><name>p</name><checksum type="sha256" pkgid="YES">` + id + "</checksum></package>\n"),
-			Filelists: []byte(`<package pkgid="` + id + "\"></package>\n"),
-			Other:     []byte(`<package pkgid="` + id + "\"></package>\n")})
-	}
+	pkgs := bareStatePackages(100)
 	md, err := WriteMetadata(filepath.Join(dir, "repodata"), pkgs, WriteOptions{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
@@ -379,15 +386,7 @@ func FuzzReadState(f *testing.F) {
 				tb.Fatal(err)
 			}
 			dir = d
-			var pkgs []*Package
-			for i := range 40 {
-				id := fmtID(i)
-				pkgs = append(pkgs, &Package{PkgID: id, Name: "p" + id[:4], Arch: "noarch", Href: "Packages/" + id + ".rpm", Size: 1, Mtime: 1,
-					Primary:   []byte(`<package type="rpm"><name>p</name><checksum type="sha256" pkgid="YES">` + id + "</checksum></package>\n"),
-					Filelists: []byte(`<package pkgid="` + id + "\"></package>\n"),
-					Other:     []byte(`<package pkgid="` + id + "\"></package>\n")})
-			}
-			md, err := WriteMetadata(filepath.Join(dir, "repodata"), pkgs, WriteOptions{NoSync: true})
+			md, err := WriteMetadata(filepath.Join(dir, "repodata"), bareStatePackages(40), WriteOptions{NoSync: true})
 			if err != nil {
 				tb.Fatal(err)
 			}
