@@ -40,14 +40,14 @@ type Key struct {
 	priv *packet.PrivateKey // the primary key: it signs
 
 	// The whole entity (user ID, self-signature) is needed to export the
-	// key, not to sign with it. A key of the shape `keel keys init` writes
-	// is read without it (see readOwn) and the entity is built from raw on
-	// first use; entityOnce guards that.
-	entity     *openpgp.Entity
-	raw        []byte
-	validFrom  time.Time // the later of the key's and its self-signature's creation
-	entityOnce sync.Once
-	entityErr  error
+	// key, not to sign with it. entity is set when the key was read or made
+	// whole, and then signs through the library; a key of the shape `keel
+	// keys init` writes is read without it (readOwn), and lazy builds it on
+	// first use. Neither field changes after construction, so concurrent
+	// signers and keyring users need no lock.
+	entity    *openpgp.Entity
+	lazy      func() (*openpgp.Entity, error)
+	validFrom time.Time // readOwn: the later of the key's and its self-signature's creation
 }
 
 func newKey(e *openpgp.Entity) *Key {
@@ -56,13 +56,10 @@ func newKey(e *openpgp.Entity) *Key {
 
 // ent returns the entity, parsing and verifying it on first use.
 func (k *Key) ent() (*openpgp.Entity, error) {
-	k.entityOnce.Do(func() {
-		if k.entity != nil {
-			return
-		}
-		k.entity, k.entityErr = readEntity(bytes.NewReader(k.raw))
-	})
-	return k.entity, k.entityErr
+	if k.entity != nil {
+		return k.entity, nil
+	}
+	return k.lazy()
 }
 
 // DefaultDir is $KEEL_KEYS or ~/.local/share/keel/keys: outside any
@@ -255,7 +252,8 @@ func readOwn(raw []byte) *Key {
 	if selfSig.CreationTime.After(from) {
 		from = selfSig.CreationTime
 	}
-	return &Key{priv: priv, raw: raw, validFrom: from}
+	lazy := sync.OnceValues(func() (*openpgp.Entity, error) { return readEntity(bytes.NewReader(raw)) })
+	return &Key{priv: priv, lazy: lazy, validFrom: from}
 }
 
 // WritePrivate writes the armored private key.

@@ -91,7 +91,8 @@ func TestOwnKeyFastPath(t *testing.T) {
 	if k.entity != nil {
 		t.Fatal("keel's own key shape was read through the full entity")
 	}
-	full, err := readEntity(bytes.NewReader(k.raw))
+	raw, _ := os.ReadFile(filepath.Join(dir, SecretFile))
+	full, err := readEntity(bytes.NewReader(raw))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +153,8 @@ func TestOtherKeyShapes(t *testing.T) {
 	if err != nil || k.entity == nil {
 		t.Fatalf("key with subkey: %v", err)
 	}
-	bad := &Key{priv: e.priv, raw: []byte("-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nxx\n-----END PGP PRIVATE KEY BLOCK-----\n")}
+	unreadable := []byte("-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nxx\n-----END PGP PRIVATE KEY BLOCK-----\n")
+	bad := &Key{priv: e.priv, lazy: func() (*openpgp.Entity, error) { return readEntity(bytes.NewReader(unreadable)) }}
 	if _, err := bad.Keyring().Verify(strings.NewReader("m"), []byte("sig")); err == nil || errors.Is(err, ErrUnknownKey) {
 		t.Errorf("keyring of an unreadable key: %v", err)
 	}
