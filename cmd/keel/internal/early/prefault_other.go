@@ -1,0 +1,5 @@
+//go:build !linux
+
+package early
+
+func prefaultHeap(uintptr) uintptr { return 0 }
