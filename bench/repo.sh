@@ -35,7 +35,7 @@ export KEEL_KEYS=$work/keys SOURCE_DATE_EPOCH=1700000000
 t() {
   local name=$1; shift
   perf stat -x, -e task-clock,duration_time -o "$work/.t" "$@" >/dev/null 2>&1
-  awk -F, '$3 ~ /task-clock/ {c = $1 / 1000} $3 ~ /duration_time/ {w = $1 / 1e9} END {printf "%.4f %.4f\n", w, c}' "$work/.t" >> "$work/$name"
+  awk -F, '$3 ~ /task-clock/ {c = $1 / 1000} $3 ~ /duration_time/ {w = $1 / 1e9} END {printf "%.6f %.6f\n", w, c}' "$work/.t" >> "$work/$name"
 }
 median() { sort -n -k"$2" "$work/$1" | awk -v k="$2" '{a[NR]=$k} END {print a[int((NR+1)/2)]}'; }
 
@@ -72,10 +72,10 @@ for r in $(seq 1 "$rounds"); do
 done
 
 n=$(ls "$rpms"/*.rpm | wc -l)
-echo "repository benchmark: $n packages, $rounds alternating rounds, medians (wall s / cpu s), $(nproc) cores"
+echo "repository benchmark: $n packages, $rounds alternating rounds, medians (wall and CPU), $(nproc) cores"
 echo "load average at start: $load0, at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 for x in crc-cold keel-cold keelgz-cold keel-publish-cold crc-update keel-update keel-update-unsigned keel-publish-update; do
-  printf "  %-20s %6s s  %6s s cpu\n" "$x" "$(median $x 1)" "$(median $x 2)"
+  printf "  %-20s %8.2f ms  %8.2f ms cpu\n" "$x" "$(awk -v s="$(median $x 1)" 'BEGIN {print s * 1000}')" "$(awk -v s="$(median $x 2)" 'BEGIN {print s * 1000}')"
 done
 awk -v k="$(median keel-cold 1)" -v c="$(median crc-cold 1)" -v kc="$(median keel-cold 2)" -v cc="$(median crc-cold 2)" \
   'BEGIN {printf "cold metadata:   keel/createrepo_c = %.2fx wall, %.2fx cpu (goal <= 1.0x)\n", k/c, kc/cc}'
