@@ -23,7 +23,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	_ "github.com/keel-linux/keel/cmd/keel/internal/early" // starts the repo walk during init
+	"github.com/keel-linux/keel/cmd/keel/internal/early"
 )
 
 // version is stamped by the Makefile (-ldflags -X main.version=...).
@@ -54,6 +54,7 @@ func init() {
 }
 
 func main() {
+	early.Start() // the repo walk, on the other core while the command is set up
 	tuneGC()
 	rootCmd.Version = version
 	rootCmd.PersistentPreRun = catchSignals

@@ -48,12 +48,14 @@ func Index(ctx context.Context, opt IndexOptions) (*Result, error) {
 	defer unlock()
 	cleanTemps(dir)
 	// Nothing here runs on a second goroutine: measured,
-	// reading the metadata on one while listing, compressing on two, or
-	// warming the compressor during the read each cost more than they saved
-	// (thread wake-ups, and a TLB shoot-down IPI for every copy-on-write
-	// fault while two threads of the process run). The walk is the
-	// exception that pays: started by cmd/keel during package init
-	// (rpmdir.Prefetch), it overlaps the binary's start-up instead.
+	// reading the metadata on one while listing, compressing on two,
+	// warming the compressor during the read, hashing the old metadata
+	// while parsing the state, or loading the key while reading each cost
+	// more than they saved (thread wake-ups, and a TLB shoot-down IPI for
+	// every copy-on-write fault while two threads of the process run). The
+	// walk is the exception that pays: cmd/keel starts it (rpmdir.Prefetch)
+	// before the command line is parsed, and it runs while the command is
+	// set up and the state is read.
 	prev, err := repodata.ReadState(dir)
 	if errors.Is(err, repodata.ErrNoRepo) {
 		prev = nil

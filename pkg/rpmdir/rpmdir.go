@@ -2,14 +2,14 @@
 // (path, size, mtime), and can start that listing before it is asked for.
 //
 // On a one-package update of a 1,000-package repository, stat'ing every
-// package was a fifth of keel's run, while the process spent as long again
-// initializing ~400 Go packages on one core with the other idle. Prefetch
-// lets the command line start the work from an init function on that idle
-// core: take the repository's lock, then walk. TakeLock hands the held
-// lock to the command, so the walk it then gets from Take was made under
-// the command's own lock. This package imports only packages whose init
-// runs early in a binary (not path/filepath, not golang.org/x/sys/unix:
-// init order follows import paths), or its own init would come late.
+// package was a fifth of keel's run. Prefetch lets the command line start
+// the work on the second core before the command itself runs (cmd/keel's
+// early.Start): take the repository's lock, then walk. TakeLock hands the
+// held lock to the command, so the walk it then gets from Take was made
+// under the command's own lock. The package imports only small leaf
+// packages (not path/filepath, not golang.org/x/sys/unix): it was started
+// from an init function until that proved slower, and a leaf keeps that
+// possible.
 package rpmdir
 
 import (
@@ -146,8 +146,8 @@ func (w *walker) readDir(fd int, dpath string, fn func(name []byte, typ byte) er
 }
 
 // fstatat is fstatat(2) without following a final symlink: the syscall
-// package exports none, and golang.org/x/sys/unix would delay this
-// package's init (see the package comment). It is a raw system call (no
+// package exports none, and golang.org/x/sys/unix is not a leaf (see the
+// package comment). It is a raw system call (no
 // hand-off of the P to the scheduler around it): a stat relative to an open
 // directory returns in microseconds, and the runtime's enter/exit around a
 // thousand of them cost as much CPU as the stats (1.3 ms per update).
@@ -167,8 +167,7 @@ func fstatat(dirfd int, name []byte, st *syscall.Stat_t) error {
 
 const _AT_SYMLINK_NOFOLLOW = 0x100
 
-// absDir is filepath.Abs. path/filepath is left out on purpose: its init
-// runs late in the binary's order (see the package comment).
+// absDir is filepath.Abs, without path/filepath (see the package comment).
 func absDir(dir string) (string, error) {
 	if strings.HasPrefix(dir, "/") {
 		return path.Clean(dir), nil

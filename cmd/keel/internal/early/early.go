@@ -1,15 +1,22 @@
-// Package early starts, from an init function, work that needs nothing but
-// the command line, so that it runs on a second core while the rest of the
-// binary (some 400 packages) initializes on the first. It imports only
-// small leaf packages, which is what lets its init run early; keep it so.
+// Package early starts, before the command line is parsed, work that needs
+// nothing but that command line, so that it runs on the second core while
+// the first sets the command up.
 //
 // Today that is `keel repo index|publish --dir D`: take D's repository lock
-// and walk its packages (rpmdir.Prefetch), which on a one-package update
-// of a 1,000-package repository takes as long as the initialization it now
-// overlaps; and fault in the heap the command is about to allocate
-// (prefaultHeap). pkg/repo takes the lock over from rpmdir, so the walk is
-// made under the command's own lock; a misread command line costs one
-// wasted walk and a few MiB of memory, nothing else.
+// and walk its packages (rpmdir.Prefetch), and fault in the heap the
+// command is about to allocate (prefaultHeap). pkg/repo takes the lock over
+// from rpmdir, so the walk is made under the command's own lock; a misread
+// command line costs one wasted walk and a few MiB of memory, nothing else.
+//
+// Start runs from main, not from an init function, although during package
+// init the second core is idle for longer: on this kind of machine (2
+// vCPUs) a copy-on-write fault costs 3.5 µs while the process has no other
+// running thread and 16–22 µs while it has one (the TLB shoot-down is an
+// IPI to the other vCPU), and initializing ~400 Go packages takes ~90 of
+// them. Started from an init function, the walk slowed that initialization
+// by more than it saved; from main, a one-package update of a
+// 1,000-package repository takes 1 ms less CPU and 0.2 ms less wall
+// (bench/results/repo.md).
 package early
 
 import (
@@ -19,23 +26,23 @@ import (
 	"github.com/keel-linux/keel/pkg/rpmdir"
 )
 
-// pkg/repo's LockFile and LinkName: importing pkg/repo would make this
-// package's init wait for all of pkg/repo's dependencies (a test checks
-// they agree).
+// pkg/repo's LockFile and LinkName (a test checks they agree): this
+// package stays a leaf.
 const (
 	lockFile = ".meta/lock"
 	linkName = "repodata"
 )
 
 // prefaultBytes is how much heap prefaultHeap maps in ahead of a repo
-// command: a one-package update of a 1,000-package repository allocates
-// about 3 MiB after this package's init. 41 alternating rounds (wall / CPU
-// of that update): none 6.59 / 8.02 ms, 2 MiB 6.15 / 7.81, 3 MiB
-// 5.92 / 7.81, 4 MiB 5.90 / 7.94 (pages mapped in and never used cost CPU
-// here and again at exit).
-const prefaultBytes = 3 << 20
+// command. 41 alternating rounds of a one-package update of a 1,000-package
+// repository, wall / CPU: none 6.47 / 7.21 ms, 1 MiB 6.13 / 6.93,
+// 1.5 MiB 6.05 / 6.90, 2 MiB 6.13 / 7.01, 3 MiB 6.29 / 7.19 (pages mapped
+// in and never used cost CPU here and again at exit).
+const prefaultBytes = 2 << 20
 
-func init() {
+// Start starts the work for the command line in os.Args, if there is any.
+// Call it once, first thing in main.
+func Start() {
 	if dir := repoDir(os.Args[1:]); dir != "" {
 		rpmdir.Prefetch(dir, linkName, lockFile)
 		go prefaultHeap(prefaultBytes)
