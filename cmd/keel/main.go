@@ -23,7 +23,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/keel-linux/keel/cmd/keel/internal/early"
+	_ "github.com/keel-linux/keel/cmd/keel/internal/early" // starts the repo walk during init
 )
 
 // version is stamped by the Makefile (-ldflags -X main.version=...).
@@ -54,7 +54,6 @@ func init() {
 }
 
 func main() {
-	early.Start() // the repo walk, on the other core while the command is set up
 	tuneGC()
 	rootCmd.Version = version
 	rootCmd.PersistentPreRun = catchSignals

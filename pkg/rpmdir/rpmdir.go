@@ -3,13 +3,13 @@
 //
 // On a one-package update of a 1,000-package repository, stat'ing every
 // package was a fifth of keel's run. Prefetch lets the command line start
-// the work on the second core before the command itself runs (cmd/keel's
-// early.Start): take the repository's lock, then walk. TakeLock hands the
-// held lock to the command, so the walk it then gets from Take was made
-// under the command's own lock. The package imports only small leaf
-// packages (not path/filepath, not golang.org/x/sys/unix): it was started
-// from an init function until that proved slower, and a leaf keeps that
-// possible.
+// the work on the second core while the binary is still initializing
+// (cmd/keel/internal/early): take the repository's lock, then walk.
+// TakeLock hands the held lock to the command, so the walk it then gets
+// from Take was made under the command's own lock. This package imports
+// only small leaf packages (not path/filepath, not golang.org/x/sys/unix),
+// so that whoever starts it from an init function chooses when that init
+// runs.
 package rpmdir
 
 import (
@@ -259,6 +259,20 @@ func TakeLock(dir string) *os.File {
 	}
 	return f
 }
+
+// Ready returns a channel that is closed once the walk a Prefetch of dir
+// started is done; an already closed one when there is none.
+func Ready(dir string) <-chan struct{} {
+	abs, err := absDir(dir)
+	prefetch.mu.Lock()
+	defer prefetch.mu.Unlock()
+	if err == nil && prefetch.root == abs && prefetch.done != nil {
+		return prefetch.done
+	}
+	return closed
+}
+
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 // Take returns List(dir, skip), answered by the prefetched walk when its
 // lock was handed over by TakeLock (the caller holds it still). The

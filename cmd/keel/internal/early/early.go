@@ -1,51 +1,45 @@
-// Package early starts, before the command line is parsed, work that needs
-// nothing but that command line, so that it runs on the second core while
-// the first sets the command up.
+// Package early starts, from an init function, work that needs nothing but
+// the command line, so that it runs on the second core while the first
+// finishes initializing the binary and sets the command up.
 //
 // Today that is `keel repo index|publish --dir D`: take D's repository lock
-// and walk its packages (rpmdir.Prefetch), and fault in the heap the
-// command is about to allocate (prefaultHeap). pkg/repo takes the lock over
+// and walk its packages (rpmdir.Prefetch). pkg/repo takes the lock over
 // from rpmdir, so the walk is made under the command's own lock; a misread
-// command line costs one wasted walk and a few MiB of memory, nothing else.
+// command line costs one wasted walk, nothing else.
 //
-// Start runs from main, not from an init function, although during package
-// init the second core is idle for longer: on this kind of machine (2
-// vCPUs) a copy-on-write fault costs 3.5 µs while the process has no other
-// running thread and 16–22 µs while it has one (the TLB shoot-down is an
-// IPI to the other vCPU), and initializing ~400 Go packages takes ~90 of
-// them. Started from an init function, the walk slowed that initialization
-// by more than it saved; from main, a one-package update of a
-// 1,000-package repository takes 1 ms less CPU and 0.2 ms less wall
-// (bench/results/repo.md).
+// When it starts matters. On this kind of machine (2 vCPUs) a
+// copy-on-write fault costs 3.5 µs while the process has no other running
+// thread and 16–22 µs while it has one (the TLB shoot-down is an IPI to the
+// other vCPU), and initializing ~400 Go packages takes ~80 such faults,
+// most of them in the crypto, compression and sqlite packages. This
+// package's init therefore comes after pkg/repodata's (the blank import
+// below: Go initializes a package after everything it imports), which is
+// after those: the walk overlaps the last 0.3–1 ms of init and the
+// command's set-up instead of all of init. One-package update of a
+// 1,000-package repository, 41 alternating rounds with createrepo_c runs
+// between them, wall / CPU: walk from the 78th package's init 6.02 /
+// 7.68 ms, from after pkg/repodata 6.05 / 7.28 ms, from main 6.19 /
+// 7.00 ms (there the command waits for the walk).
 package early
 
 import (
 	"os"
 	"strings"
 
+	_ "github.com/keel-linux/keel/pkg/repodata" // init order: see above
 	"github.com/keel-linux/keel/pkg/rpmdir"
 )
 
-// pkg/repo's LockFile and LinkName (a test checks they agree): this
-// package stays a leaf.
+// pkg/repo's LockFile and LinkName (a test checks they agree): importing
+// pkg/repo would put this package's init last, just before main.
 const (
 	lockFile = ".meta/lock"
 	linkName = "repodata"
 )
 
-// prefaultBytes is how much heap prefaultHeap maps in ahead of a repo
-// command. 41 alternating rounds of a one-package update of a 1,000-package
-// repository, wall / CPU: none 6.47 / 7.21 ms, 1 MiB 6.13 / 6.93,
-// 1.5 MiB 6.05 / 6.90, 2 MiB 6.13 / 7.01, 3 MiB 6.29 / 7.19 (pages mapped
-// in and never used cost CPU here and again at exit).
-const prefaultBytes = 2 << 20
-
-// Start starts the work for the command line in os.Args, if there is any.
-// Call it once, first thing in main.
-func Start() {
+func init() {
 	if dir := repoDir(os.Args[1:]); dir != "" {
 		rpmdir.Prefetch(dir, linkName, lockFile)
-		go prefaultHeap(prefaultBytes)
 	}
 }
 

@@ -33,22 +33,3 @@ func TestRepoDir(t *testing.T) {
 		}
 	}
 }
-
-// TestPrefaultHeap: the pages it maps in read as zero when the allocator
-// hands them out, like any fresh memory.
-func TestPrefaultHeap(t *testing.T) {
-	if prefaultHeap(1<<20) == 0 {
-		t.Skip("no MADV_POPULATE_WRITE here (not Linux, or a kernel before 5.14)")
-	}
-	for range 8 {
-		b := make([]byte, 200<<10)
-		for i, c := range b {
-			if c != 0 {
-				t.Fatalf("fresh allocation has byte %d = %#x", i, c)
-			}
-		}
-		keep = append(keep, b)
-	}
-}
-
-var keep [][]byte

@@ -1,5 +1,0 @@
-//go:build !linux
-
-package early
-
-func prefaultHeap(uintptr) uintptr { return 0 }
