@@ -33,6 +33,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/keel-linux/keel/internal/heapfault"
 	"github.com/keel-linux/keel/pkg/pgp"
 	"github.com/keel-linux/keel/pkg/repodata"
 	"github.com/keel-linux/keel/pkg/rpm"
@@ -127,6 +128,7 @@ func Publish(ctx context.Context, opt Options) (*Result, error) {
 	switch {
 	case err == nil:
 		existing = prev.Packages
+		heapfault.Until(rpmdir.Ready(dir), 512<<10, 2<<20) // as Index does
 		if files, err = rpmdir.Take(dir, linkName); err != nil {
 			return nil, fmt.Errorf("publish: %w", err)
 		}
