@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -101,5 +102,28 @@ func TestListFlag(t *testing.T) {
 	}
 	if err := newListFlag(&empty, true).Set(`"unterminated`); err == nil {
 		t.Error("bad CSV accepted")
+	}
+}
+
+// TestEarlyInitComesLate: the repo walk starts from early's init, which
+// must run after pkg/repodata's (and so after the crypto, compression and
+// sqlite packages whose init writes most; see early's package comment).
+// This test binary links what keel links; its init trace tells the order.
+func TestEarlyInitComesLate(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	pos := map[string]int{}
+	for i, l := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(l); len(f) > 1 && f[0] == "init" {
+			pos[f[1]] = i + 1
+		}
+	}
+	early, repodata := pos["github.com/keel-linux/keel/cmd/keel/internal/early"], pos["github.com/keel-linux/keel/pkg/repodata"]
+	if early == 0 || repodata == 0 || early < repodata {
+		t.Fatalf("init order: early at %d, pkg/repodata at %d (0: not traced); want early after repodata", early, repodata)
 	}
 }

@@ -133,9 +133,18 @@ func TestPrefetchHandsOverLockAndWalk(t *testing.T) {
 	if err := syscall.Flock(int(other.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err == nil {
 		t.Fatal("lock file not locked after TakeLock")
 	}
+	// Ready is the walk's end, for that directory only.
+	if Ready(d) != (<-chan struct{})(prefetch.done) {
+		t.Fatal("Ready(dir) is not the prefetch's done channel")
+	}
+	<-Ready(d)
+	select {
+	case <-Ready(t.TempDir()):
+	default:
+		t.Fatal("Ready of a directory nothing prefetched is not closed")
+	}
 	// Answered from the walk: a package added now (which the lock would
 	// keep other keel writers from doing) after the walk is not seen...
-	<-prefetch.done
 	os.WriteFile(filepath.Join(d, "z.rpm"), nil, 0o644)
 	got, err := Take(d, "repodata")
 	if err != nil {
