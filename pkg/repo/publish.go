@@ -128,8 +128,7 @@ func Publish(ctx context.Context, opt Options) (*Result, error) {
 	switch {
 	case err == nil:
 		existing = prev.Packages
-		heapfault.Until(rpmdir.Ready(dir), 512<<10, 2<<20) // as Index does
-		if files, err = rpmdir.Take(dir, linkName); err != nil {
+		if files, err = listPackages(dir); err != nil {
 			return nil, fmt.Errorf("publish: %w", err)
 		}
 	case errors.Is(err, repodata.ErrNoRepo):
@@ -329,6 +328,17 @@ func lockRepo(dir string) (func(), error) {
 		return nil, fmt.Errorf("locking the repository: %w", err)
 	}
 	return func() { f.Close() }, nil
+}
+
+// listPackages lists dir's packages, from the walk cmd/keel started early
+// when there is one. While that walk finishes, it maps in the heap the rest
+// of the update allocates; 512 KiB even when it is done, for zstd's hash
+// table, which is read before it is written (internal/heapfault).
+// One-package update of 1,000, 41 alternating rounds: 6.82 ms wall without,
+// 6.11 with (publish: 8.08 and 7.20 ms).
+func listPackages(dir string) ([]rpmdir.File, error) {
+	heapfault.Until(rpmdir.Ready(dir), 512<<10, 2<<20)
+	return rpmdir.Take(dir, linkName)
 }
 
 type countWriter struct {
