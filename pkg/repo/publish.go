@@ -98,6 +98,12 @@ func Publish(ctx context.Context, opt Options) (*Result, error) {
 	if opt.Dir == "" {
 		return nil, errors.New("publish: no repository directory")
 	}
+	// Clients get the public key with the repository: a key that cannot be
+	// exported fails here, before anything is written.
+	var pub bytes.Buffer
+	if err := opt.Key.WritePublic(&pub); err != nil {
+		return nil, fmt.Errorf("publish: exporting the public key: %w", err)
+	}
 	dir, err := filepath.Abs(opt.Dir)
 	if err != nil {
 		return nil, err
@@ -194,7 +200,7 @@ func Publish(ctx context.Context, opt Options) (*Result, error) {
 	if len(add) == 0 && len(existing) > 0 && len(keep) == len(existing) {
 		gen, _ := currentGeneration(dir)
 		res.Generation, res.Packages = gen, len(keep)
-		if err := writeClientFiles(dir, opt, stamp); err != nil {
+		if err := writeClientFiles(dir, opt, pub.Bytes(), stamp); err != nil {
 			return nil, err
 		}
 		return res, nil
@@ -205,7 +211,7 @@ func Publish(ctx context.Context, opt Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeClientFiles(dir, opt, stamp); err != nil {
+	if err := writeClientFiles(dir, opt, pub.Bytes(), stamp); err != nil {
 		return nil, err
 	}
 	res.Generation, res.Packages = gen, len(all)
@@ -565,7 +571,8 @@ func cleanTemps(dir string) {
 	}
 }
 
-func writeClientFiles(dir string, opt Options, stamp time.Time) error {
+// writeClientFiles writes the public key pub and the .repo file for dnf.
+func writeClientFiles(dir string, opt Options, pub []byte, stamp time.Time) error {
 	base := opt.BaseURL
 	if base == "" {
 		base = "file://" + dir
@@ -577,11 +584,7 @@ func writeClientFiles(dir string, opt Options, stamp time.Time) error {
 	}
 	repoFile := fmt.Sprintf("[%s]\nname=Keel Linux (%s)\nbaseurl=%s/\nenabled=1\ngpgcheck=1\nrepo_gpgcheck=1\ngpgkey=%s/%s\n",
 		id, id, base, base, KeyFile)
-	var pub bytes.Buffer
-	if err := opt.Key.WritePublic(&pub); err != nil {
-		return fmt.Errorf("publish: exporting the public key: %w", err)
-	}
-	for name, data := range map[string][]byte{KeyFile: pub.Bytes(), RepoFile: []byte(repoFile)} {
+	for name, data := range map[string][]byte{KeyFile: pub, RepoFile: []byte(repoFile)} {
 		p := filepath.Join(dir, name)
 		if old, err := os.ReadFile(p); err == nil && bytes.Equal(old, data) {
 			continue
