@@ -8,6 +8,8 @@ require github.com/pierrec/lz4/v4 v4.1.26
 
 require mvdan.cc/sh/v3 v3.12.0
 
+require github.com/agnivade/levenshtein v1.2.2 // indirect
+
 require (
 	github.com/CycloneDX/cyclonedx-go v0.12.0
 	github.com/ProtonMail/go-crypto v1.5.2

@@ -4,7 +4,6 @@
 package distro
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -16,6 +15,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/keel-linux/keel/pkg/strictyaml"
 )
 
 // ConfigFile is the name of the distribution's configuration at the tree's top.
@@ -56,7 +57,7 @@ func (s *SourceDateEpoch) UnmarshalYAML(n *yaml.Node) error {
 	}
 	v, err := strconv.ParseInt(n.Value, 10, 64)
 	if err != nil || v < 0 {
-		return fmt.Errorf("line %d: source_date_epoch: want \"changelog\" or a Unix time, got %q", n.Line, n.Value)
+		return fmt.Errorf("want \"changelog\" or a Unix time, got %q", n.Value)
 	}
 	*s = SourceDateEpoch{Fixed: v}
 	return nil
@@ -112,22 +113,30 @@ func Load(dir string) (*Distro, error) {
 		}
 		return nil, err
 	}
-	cfg, err := ParseConfig(data)
+	cfg, err := parseConfig(path, data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	return &Distro{Dir: abs, Config: *cfg}, nil
 }
 
+// Sections are the top-level keel.yaml keys Config keeps in Extra for the
+// pipelines that own them (release, security: pkg/release). Any other key
+// Config does not know is an error.
+var Sections = []string{"release", "security"}
+
 // ParseConfig decodes and validates keel.yaml content.
-func ParseConfig(data []byte) (*Config, error) {
+func ParseConfig(data []byte) (*Config, error) { return parseConfig(ConfigFile, data) }
+
+// parseConfig decodes strictly: unknown keys and wrong types are errors
+// naming path, line and the known keys.
+func parseConfig(path string, data []byte) (*Config, error) {
 	var cfg Config
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&cfg); err != nil {
-		return nil, fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "yaml: "))
+	if err := strictyaml.Decode(path, data, &cfg, Sections...); err != nil {
+		return nil, err
 	}
 	if err := cfg.validate(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return &cfg, nil
 }

@@ -31,10 +31,19 @@ func TestLoadKeelLinux(t *testing.T) {
 func TestParseConfigErrors(t *testing.T) {
 	base := "name: x\nversion: '1'\narch: x86_64\ndist_tag: .x1\n"
 	for _, tc := range []struct{ in, want string }{
-		{"name: [\n", "line"},
+		{"name: [\n", "keel.yaml:1: "},
 		{"version: '1'\narch: x86_64\ndist_tag: .x1\n", `field "name" is required`},
 		{strings.Replace(base, ".x1", "x1", 1), "must start with '.'"},
-		{base + "source_date_epoch: yesterday\n", "line 5: source_date_epoch"},
+		{base + "source_date_epoch: yesterday\n", "keel.yaml:5: field `source_date_epoch`: want \"changelog\""},
+		// Strict decoding: unknown keys with the known ones and a near miss,
+		// type errors without Go's vocabulary.
+		{base + "pretty_nme: X\n", "keel.yaml:5: unknown key `pretty_nme` at the top level (known: arch, bug_url,"},
+		{base + "pretty_nme: X\n", "did you mean `pretty_name`?"},
+		{base + "build:\n  jbos: 2\n", "keel.yaml:6: unknown key `jbos` in `build` (known: jobs, sandbox); did you mean `jobs`?"},
+		{base + "build:\n  jobs: abc\n", "keel.yaml:6: field `build.jobs`: expected an integer, got \"abc\""},
+		{base + "build: [1]\n", "keel.yaml:5: field `build`: expected a mapping, got a list"},
+		{base + "hardening:\n  require: pie\n", "field `hardening.require`: expected a list, got \"pie\""},
+		{base + "name: [\n", "keel.yaml:"},
 		{base + "build:\n  sandbox: docker\n", "build.sandbox"},
 		{base + "hardening:\n  exemptions:\n    - {package: a, path: /x, checks: [pie]}\n", "needs a written reason"},
 		{base + "hardening:\n  require: [aslr]\n", `unknown check "aslr"`},
@@ -48,7 +57,7 @@ func TestParseConfigErrors(t *testing.T) {
 
 // pipelineSections are keel.yaml sections that pipelines read from
 // Config.Extra (release and security: pkg/release).
-var pipelineSections = []string{"release", "security"}
+var pipelineSections = Sections
 
 // The JSON Schema for editors must describe exactly the keys Config reads.
 func TestSchemaMatchesConfig(t *testing.T) {
@@ -57,12 +66,16 @@ func TestSchemaMatchesConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	var schema struct {
-		Properties map[string]struct {
+		AdditionalProperties any `json:"additionalProperties"`
+		Properties           map[string]struct {
 			Properties map[string]json.RawMessage `json:"properties"`
 		} `json:"properties"`
 	}
 	if err := json.Unmarshal(data, &schema); err != nil {
 		t.Fatal(err)
+	}
+	if schema.AdditionalProperties != false {
+		t.Error("schema allows additional top-level keys; ParseConfig refuses them")
 	}
 	var want []string
 	ct := reflect.TypeOf(Config{})
@@ -114,7 +127,14 @@ func FuzzParseConfig(f *testing.F) {
 	if b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "distro", "keel.yaml")); err == nil {
 		f.Add(b)
 	}
+	f.Add([]byte("build:\n  jobs: abc\n  sandbx: x\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		_, _ = ParseConfig(data)
+		if _, err := ParseConfig(data); err != nil {
+			for _, internal := range []string{"strconv.", "in type ", "distro.", "!!"} {
+				if strings.Contains(err.Error(), internal) {
+					t.Fatalf("decoder-internal text %q in %q", internal, err)
+				}
+			}
+		}
 	})
 }

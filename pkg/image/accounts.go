@@ -14,6 +14,10 @@ func applyAccounts(d *Definition, root string) error {
 	if len(d.Users) == 0 && len(d.Groups) == 0 {
 		return nil
 	}
+	// Parse validated them; a Definition built in Go has not been.
+	if err := d.validateAccounts(); err != nil {
+		return err
+	}
 	gids := map[string]int{}
 	group, err := readLines(root, "etc/group")
 	if err != nil {

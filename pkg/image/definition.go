@@ -6,22 +6,25 @@
 package image
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/keel-linux/keel/pkg/strictyaml"
 )
 
 // Definition is one image, as written in distro/images/NAME.yaml. Fields
-// for bootable images (kernel, partitions, verity, services, sysctl,
-// selinux) are parsed and validated here and used by the bootable outputs.
+// for bootable images (kernel, partitions) are parsed and validated here
+// and used by the bootable outputs; services, sysctl and selinux are
+// refused as not implemented yet (issues #22, #23 implement them).
 type Definition struct {
 	Name        string   `yaml:"name" json:"name"`
 	Description string   `yaml:"description,omitempty" json:"description,omitempty"`
@@ -133,28 +136,24 @@ func (d *Definition) WantRPMDB() bool { return d.RPMDB == nil || *d.RPMDB }
 
 var nameRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`) })
 
-// Parse reads a definition; errors name the file, line and field.
+// Parse reads a definition strictly (unknown keys and wrong types are
+// errors); every error names the file, line and field.
 func Parse(path string, data []byte) (*Definition, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
 	var d Definition
-	if err := dec.Decode(&d); err != nil {
-		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			return nil, fmt.Errorf("%s: %s", path, strings.Join(te.Errors, "; "))
-		}
-		return nil, fmt.Errorf("%s: %w", path, err)
+	if err := strictyaml.Decode(path, data, &d); err != nil {
+		return nil, err
 	}
 	d.path = path
-	var node yaml.Node
-	_ = yaml.Unmarshal(data, &node)
 	if err := d.validate(); err != nil {
-		return nil, fmt.Errorf("%s: %s%w", path, lineOf(&node, err), err)
+		var node yaml.Node
+		_ = yaml.Unmarshal(data, &node)
+		return nil, fmt.Errorf("%s:%s %w", path, lineOf(&node, err), err)
 	}
 	return &d, nil
 }
 
-// fieldError names the offending top-level field so Parse can add its line.
+// fieldError names the offending field (a path like users[1].shell) so
+// Parse can add its line.
 type fieldError struct {
 	field string
 	msg   string
@@ -162,20 +161,44 @@ type fieldError struct {
 
 func (e *fieldError) Error() string { return e.field + ": " + e.msg }
 
-func lineOf(n *yaml.Node, err error) string {
+var fieldStep = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([a-z_]+)((?:\[\d+\])*)$`) })
+
+// lineOf finds the line of the deepest node of err's field path.
+func lineOf(doc *yaml.Node, err error) string {
 	var fe *fieldError
-	if !errors.As(err, &fe) || len(n.Content) == 0 {
+	if !errors.As(err, &fe) || len(doc.Content) == 0 {
 		return ""
 	}
-	m := n.Content[0]
-	key := strings.SplitN(fe.field, "[", 2)[0]
-	key = strings.SplitN(key, ".", 2)[0]
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return fmt.Sprintf("line %d: ", m.Content[i].Line)
+	n, line := doc.Content[0], 0
+walk:
+	for _, step := range strings.Split(fe.field, ".") {
+		m := fieldStep().FindStringSubmatch(step)
+		if m == nil || n.Kind != yaml.MappingNode {
+			break
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == m[1] {
+				line, next = n.Content[i].Line, n.Content[i+1]
+			}
+		}
+		if next == nil {
+			break
+		}
+		n = next
+		for _, idx := range strings.FieldsFunc(m[2], func(r rune) bool { return r == '[' || r == ']' }) {
+			i, _ := strconv.Atoi(idx)
+			if n.Kind != yaml.SequenceNode || i >= len(n.Content) {
+				break walk
+			}
+			n = n.Content[i]
+			line = n.Line
 		}
 	}
-	return ""
+	if line == 0 {
+		return ""
+	}
+	return strconv.Itoa(line) + ":"
 }
 
 func ferr(field, format string, a ...any) error {
@@ -230,20 +253,18 @@ func (d *Definition) validate() error {
 			return ferr(fmt.Sprintf("remove[%d]", i), "%q: want a clean absolute path", r)
 		}
 	}
-	for i, u := range d.Users {
-		if !nameRe().MatchString(u.Name) || u.UID < 0 {
-			return ferr(fmt.Sprintf("users[%d]", i), "want a name and a non-negative uid")
-		}
+	if err := d.validateAccounts(); err != nil {
+		return err
 	}
-	for i, g := range d.Groups {
-		if !nameRe().MatchString(g.Name) || g.GID < 0 {
-			return ferr(fmt.Sprintf("groups[%d]", i), "want a name and a non-negative gid")
-		}
-	}
-	switch d.SELinux {
-	case "", "disabled", "permissive", "enforcing":
-	default:
-		return ferr("selinux", "%q: want disabled, permissive or enforcing", d.SELinux)
+	// Accepted by the schema so the issues that implement them can, but
+	// refused until then: a key that does nothing must not look like it did.
+	switch {
+	case len(d.Services) > 0:
+		return ferr("services", "not implemented yet (issue #23: service supervision in keel-init)")
+	case len(d.Sysctl) > 0:
+		return ferr("sysctl", "not implemented yet (issue #23: hardened defaults)")
+	case d.SELinux != "":
+		return ferr("selinux", "not implemented yet (issue #22: SELinux in the OS Guard image)")
 	}
 	for i, p := range d.Partitions {
 		switch p.Type {
@@ -324,4 +345,65 @@ func List(dir string) ([]*Definition, error) {
 		out = append(out, d)
 	}
 	return out, nil
+}
+
+// accountName is useradd's default NAME_REGEX (shadow-utils), at most 32
+// characters: what useradd would have accepted in a scriptlet.
+var accountName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,30}\$?$`) })
+
+// maxID is the largest uid/gid: (uid_t)-1 is "no id" to chown(2) and
+// setresuid(2), so it is never an account's.
+const maxID = 1<<32 - 2
+
+// validateAccounts keeps every users[]/groups[] field to what /etc/passwd
+// and /etc/group can hold: one line per entry, ':'-separated fields.
+func (d *Definition) validateAccounts() error {
+	names := map[string]bool{}
+	for i, g := range d.Groups {
+		f := fmt.Sprintf("groups[%d]", i)
+		if !accountName().MatchString(g.Name) {
+			return ferr(f+".name", "%q: want a group name groupadd accepts (lower-case letter or '_', then [a-z0-9_-], at most 32)", g.Name)
+		}
+		if g.GID < 0 || g.GID > maxID {
+			return ferr(f+".gid", "%d: want 0 to %d", g.GID, maxID)
+		}
+		if names[g.Name] {
+			return ferr(f+".name", "%q listed twice", g.Name)
+		}
+		names[g.Name] = true
+	}
+	users := map[string]bool{}
+	for i, u := range d.Users {
+		f := fmt.Sprintf("users[%d]", i)
+		if !accountName().MatchString(u.Name) {
+			return ferr(f+".name", "%q: want a user name useradd accepts (lower-case letter or '_', then [a-z0-9_-], at most 32)", u.Name)
+		}
+		if users[u.Name] {
+			return ferr(f+".name", "%q listed twice", u.Name)
+		}
+		users[u.Name] = true
+		if u.UID < 0 || u.UID > maxID {
+			return ferr(f+".uid", "%d: want 0 to %d", u.UID, maxID)
+		}
+		if u.Group != "" && !accountName().MatchString(u.Group) {
+			return ferr(f+".group", "%q: want a group name", u.Group)
+		}
+		for j, g := range u.Groups {
+			if !accountName().MatchString(g) {
+				return ferr(fmt.Sprintf("%s.groups[%d]", f, j), "%q: want a group name", g)
+			}
+		}
+		for _, p := range []struct{ field, v string }{{"home", u.Home}, {"shell", u.Shell}} {
+			if p.v == "" {
+				continue
+			}
+			if strings.ContainsFunc(p.v, func(r rune) bool { return r == ':' || r < 0x20 || r == 0x7f }) {
+				return ferr(f+"."+p.field, "%q: no ':' or control characters (newlines included) in a passwd field", p.v)
+			}
+			if !strings.HasPrefix(p.v, "/") || filepath.Clean(p.v) != p.v {
+				return ferr(f+"."+p.field, "%q: want a clean absolute path", p.v)
+			}
+		}
+	}
+	return nil
 }

@@ -184,13 +184,36 @@ func TestBadInput(t *testing.T) {
 }
 
 func TestParseErrors(t *testing.T) {
+	const head = "name: t\nkind: container\npackages: [a]\noutputs: [{format: oci}]\n"
 	for _, tc := range []struct{ yaml, want string }{
-		{"name: t\nkind: container\npackages: [a]\noutputs: [{format: oci}]\nbogus: 1\n", "line 5: field bogus not found"},
-		{"name: t\nkind: vm\npackages: [a]\noutputs: [{format: oci}]\n", "line 2: kind: \"vm\": want container or bootable"},
-		{"name: t\nkind: container\npackages: [a]\noutputs: [{format: qcow2}]\n", "line 4: outputs[0].format: \"qcow2\" is a bootable format"},
-		{"name: t\nkind: container\npackages: a\n", "line 3: cannot unmarshal"},
-		{"name: t\nkind: container\npackages: [a]\nfiles: [{path: ../x, content: y}]\noutputs: [{format: oci}]\n", "line 4: files[0].path"},
-		{"name: [\n", "test.yaml: yaml:"},
+		{head + "bogus: 1\n", "test.yaml:5: unknown key `bogus` at the top level (known: arch, assume_provided, container,"},
+		{"name: t\nkind: container\npakages: [a]\noutputs: [{format: oci}]\n", "test.yaml:3: unknown key `pakages` at the top level (known: "},
+		{"name: t\nkind: container\npakages: [a]\noutputs: [{format: oci}]\n", "; did you mean `packages`?"},
+		{head + "container: {entrypont: [x]}\n", "test.yaml:5: unknown key `entrypont` in `container` (known: cmd, entrypoint, env, labels, user, workdir); did you mean `entrypoint`?"},
+		{head + "users: [{name: u, uid: abc}]\n", "test.yaml:5: field `users[0].uid`: expected an integer, got \"abc\""},
+		{head + "rpmdb: maybe\n", "test.yaml:5: field `rpmdb`: expected true or false, got \"maybe\""},
+		{"name: t\nkind: vm\npackages: [a]\noutputs: [{format: oci}]\n", "test.yaml:2: kind: \"vm\": want container or bootable"},
+		{"name: t\nkind: container\npackages: [a]\noutputs: [{format: qcow2}]\n", "test.yaml:4: outputs[0].format: \"qcow2\" is a bootable format"},
+		{"name: t\nkind: container\npackages: a\n", "test.yaml:3: field `packages`: expected a list, got \"a\""},
+		{"name: t\nkind: container\npackages: [a]\nfiles: [{path: ../x, content: y}]\noutputs: [{format: oci}]\n", "test.yaml:4: files[0].path"},
+		{"name: [\n", "test.yaml:1: "},
+		// users[]/groups[]: what /etc/passwd and /etc/group can hold.
+		{head + "users:\n  - {name: u, uid: 1}\n  - {name: v, uid: 2, shell: \"/bin/sh\\nroot2::0:0::/:/bin/sh\"}\n", "test.yaml:7: users[1].shell: \"/bin/sh\\nroot2::0:0::/:/bin/sh\": no ':' or control characters"},
+		{head + "users: [{name: u, uid: 1, home: \"/home/u:x\"}]\n", "users[0].home: \"/home/u:x\": no ':'"},
+		{head + "users: [{name: u, uid: 1, home: home/u}]\n", "users[0].home: \"home/u\": want a clean absolute path"},
+		{head + "users: [{name: u, uid: 1, shell: /bin/../sh}]\n", "users[0].shell: \"/bin/../sh\": want a clean absolute path"},
+		{head + "users: [{name: Root, uid: 1}]\n", "users[0].name: \"Root\": want a user name useradd accepts"},
+		{head + "users: [{name: 1u, uid: 1}]\n", "users[0].name"},
+		{head + "users: [{name: u, uid: 4294967295}]\n", "users[0].uid: 4294967295: want 0 to 4294967294"},
+		{head + "users: [{name: u, uid: -1}]\n", "users[0].uid"},
+		{head + "users: [{name: u, uid: 1}, {name: u, uid: 2}]\n", "users[1].name: \"u\" listed twice"},
+		{head + "users: [{name: u, uid: 1, groups: [\"a:b\"]}]\n", "users[0].groups[0]"},
+		{head + "groups: [{name: \"g\\n\", gid: 1}]\n", "groups[0].name"},
+		{head + "groups: [{name: g, gid: 99999999999}]\n", "groups[0].gid"},
+		// Keys that would do nothing are refused until implemented.
+		{head + "services: [sshd]\n", "test.yaml:5: services: not implemented yet (issue #23"},
+		{head + "sysctl: {kernel.kptr_restrict: \"2\"}\n", "test.yaml:5: sysctl: not implemented yet (issue #23"},
+		{head + "selinux: enforcing\n", "test.yaml:5: selinux: not implemented yet (issue #22"},
 	} {
 		_, err := Parse("test.yaml", []byte(tc.yaml))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -199,10 +222,41 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
+// TestShellNewlineAddsNoPasswdLine: a definition built in Go (not parsed)
+// with a newline in shell must not add a line to /etc/passwd.
+func TestShellNewlineAddsNoPasswdLine(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	os.WriteFile(filepath.Join(root, "etc/passwd"), []byte("root:x:0:0::/root:/bin/sh\n"), 0o644)
+	d := &Definition{Users: []User{{Name: "app", UID: 1000, Shell: "/bin/sh\nevil::0:0::/:/bin/sh"}}}
+	err := applyAccounts(d, root)
+	if err == nil || !strings.Contains(err.Error(), "users[0].shell") {
+		t.Fatalf("err = %v, want a users[0].shell error", err)
+	}
+	b, _ := os.ReadFile(filepath.Join(root, "etc/passwd"))
+	if string(b) != "root:x:0:0::/root:/bin/sh\n" {
+		t.Errorf("/etc/passwd changed: %q", b)
+	}
+}
+
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(containerYAML))
 	f.Add([]byte("name: x\nkind: bootable\nkernel: {package: kernel}\npackages: [a]\npartitions: [{label: r, type: root}]\noutputs: [{format: raw}]\n"))
+	f.Add([]byte("name: t\nkind: container\npackages: [a]\noutputs: [{format: oci}]\nusers: [{name: u, uid: x, shell: \"a\\nb\"}]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		Parse("fuzz.yaml", data)
+		d, err := Parse("fuzz.yaml", data)
+		if err != nil {
+			for _, internal := range []string{"strconv.", "in type ", "image.", "!!"} {
+				if strings.Contains(err.Error(), internal) {
+					t.Fatalf("decoder-internal text %q in %q", internal, err)
+				}
+			}
+			return
+		}
+		for _, u := range d.Users {
+			if strings.ContainsAny(u.Name+u.Home+u.Shell+u.Group+strings.Join(u.Groups, ""), ":\n") {
+				t.Fatalf("accepted a passwd-breaking user %+v", u)
+			}
+		}
 	})
 }

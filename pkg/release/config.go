@@ -2,9 +2,11 @@ package release
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/keel-linux/keel/pkg/distro"
+	"github.com/keel-linux/keel/pkg/strictyaml"
 )
 
 // Config is keel.yaml's `release:` section.
@@ -45,8 +47,8 @@ func LoadConfig(d *distro.Distro) (*Config, error) {
 	if !ok {
 		return c, nil
 	}
-	if err := n.Decode(c); err != nil {
-		return nil, fmt.Errorf("%s: release: %w", d.Dir+"/keel.yaml", err)
+	if err := strictyaml.DecodeNode(filepath.Join(d.Dir, distro.ConfigFile), &n, "release", c); err != nil {
+		return nil, err
 	}
 	for i, e := range c.Exceptions {
 		if e.Gate == "" || e.Item == "" || e.Reason == "" {

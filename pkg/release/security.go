@@ -12,6 +12,7 @@ import (
 	"github.com/keel-linux/keel/pkg/advisory"
 	"github.com/keel-linux/keel/pkg/build"
 	"github.com/keel-linux/keel/pkg/distro"
+	"github.com/keel-linux/keel/pkg/strictyaml"
 	"github.com/keel-linux/keel/pkg/sbom"
 	"github.com/keel-linux/keel/pkg/scan"
 )
@@ -31,8 +32,8 @@ type securityConfig struct {
 func loadSecurity(d *distro.Distro) (advisory.SLAPolicy, string, error) {
 	sc := securityConfig{Store: "advisories"}
 	if n, ok := d.Config.Extra["security"]; ok {
-		if err := n.Decode(&sc); err != nil {
-			return advisory.SLAPolicy{}, "", fmt.Errorf("%s/keel.yaml: security: %w", d.Dir, err)
+		if err := strictyaml.DecodeNode(filepath.Join(d.Dir, distro.ConfigFile), &n, "security", &sc); err != nil {
+			return advisory.SLAPolicy{}, "", err
 		}
 	}
 	sla := advisory.DefaultSLA()
