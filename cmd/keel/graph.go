@@ -20,7 +20,7 @@ spec's binary package, or by the runtime Requires of such a package. Layers
 list packages that may build in parallel. Cycles are printed with the exact
 chain and make the command fail.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			specs, errs, err := f.readSpecs(args)
+			specs, errs, err := f.readSpecs(cmd.Context(), args)
 			if err != nil {
 				return err
 			}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -41,7 +42,7 @@ func distroDir() string {
 // readSpecs parses the given specs, or <distro>/SPECS/*/*.spec, with the
 // distro's macro file (SPECS/keel-rpm-macros/macros.keel) loaded when no
 // PATH is given.
-func (f *specFlags) readSpecs(paths []string) ([]*spec.Spec, []error, error) {
+func (f *specFlags) readSpecs(ctx context.Context, paths []string) ([]*spec.Spec, []error, error) {
 	opts := spec.Options{Defines: f.defines, Load: f.load, LuaPath: f.luaPath, Arch: f.arch, Shell: spec.ShellRun}
 	if f.noShell {
 		opts.Shell = spec.ShellOff
@@ -83,7 +84,10 @@ func (f *specFlags) readSpecs(paths []string) ([]*spec.Spec, []error, error) {
 	// More workers than CPUs: a worker waiting on a %(...) child (or on
 	// another worker's run of the same host query) leaves its CPU idle, and
 	// specs with %(...) are parsed first.
-	all, allErrs := r.ParseFiles(paths, 4*runtime.GOMAXPROCS(0))
+	all, allErrs := r.ParseFilesContext(ctx, paths, 4*runtime.GOMAXPROCS(0))
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err // interrupted: not one "canceled" line per spec
+	}
 	var specs []*spec.Spec
 	var errs []error
 	for i, s := range all {
@@ -106,7 +110,7 @@ define: source package, EVR, binary packages with their Requires/Provides/
 Conflicts/Obsoletes/Recommends, BuildRequires, sources, patches and changelog.
 Without PATH, reads <distro>/SPECS/*/*.spec and the distro's macros.keel.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			specs, errs, err := f.readSpecs(args)
+			specs, errs, err := f.readSpecs(cmd.Context(), args)
 			if err != nil {
 				return err
 			}

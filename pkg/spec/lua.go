@@ -102,13 +102,19 @@ func (m *Macros) luaState() *luaEnv {
 	// io stays for reading files (specs read version files with io.open);
 	// anything that writes, runs commands or touches keel's stdio goes.
 	if ioT, ok := L.GetGlobal("io").(*lua.LTable); ok {
-		for _, f := range []string{"popen", "output", "input", "write", "read", "tmpfile", "stdout", "stderr", "stdin"} {
+		for _, f := range []string{"popen", "output", "input", "write", "read", "lines", "tmpfile", "stdout", "stderr", "stdin"} {
 			ioT.RawSetString(f, lua.LNil)
 		}
 		if open, ok := ioT.RawGetString("open").(*lua.LFunction); ok {
 			ioT.RawSetString("open", L.NewFunction(func(L *lua.LState) int {
 				if mode := L.OptString(2, "r"); mode != "r" && mode != "rb" {
 					L.RaiseError("io.open: mode %q not allowed while reading a spec", mode)
+				}
+				// As %include: a device or fifo would read without end.
+				if fi, err := os.Stat(L.CheckString(1)); err == nil && (!fi.Mode().IsRegular() || fi.Size() > maxFileSize) {
+					L.Push(lua.LNil)
+					L.Push(lua.LString(L.CheckString(1) + ": not a regular file within the size limit"))
+					return 2
 				}
 				n := L.GetTop()
 				L.Push(open)
@@ -139,6 +145,14 @@ func (m *Macros) luaState() *luaEnv {
 						}
 					}
 					args[i-1] = v
+				}
+				if name == "rep" && n >= 2 {
+					// The result is allocated at once, beyond the timeout's reach.
+					str, _ := args[0].(lua.LString)
+					count, _ := args[1].(lua.LNumber)
+					if float64(len(str))*float64(count) > maxExpandSize {
+						L.RaiseError("string.rep: result over %d bytes", maxExpandSize)
+					}
 				}
 				L.Push(orig)
 				for _, a := range args {
@@ -368,7 +382,7 @@ func (e *expander) runLua(src string, opt map[string]string, args []string) (str
 	// Chunks nest (rpm.expand can run another %{lua:}); only the outermost
 	// one owns the timeout context, as gopher-lua's VM loop keeps using it.
 	if env.depth == 0 {
-		ctx, cancel := context.WithTimeout(context.Background(), luaTimeout)
+		ctx, cancel := context.WithTimeout(e.m.context(), luaTimeout)
 		defer cancel()
 		L.SetContext(ctx)
 		defer L.RemoveContext()

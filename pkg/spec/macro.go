@@ -64,6 +64,9 @@ type Macros struct {
 	sources map[int]string
 	patches map[int]string
 	order   map[string]map[int]int // declaration order of sources/patches
+	// spent is what this context's parse has used of its budget (a
+	// clone starts afresh); created on first use.
+	spent *budget
 }
 
 // NewMacros returns a context holding only rpm's builtin macros.
@@ -188,8 +191,11 @@ func (m *Macros) warn(format string, a ...any) {
 // defines a macro; lines continue after a trailing backslash or while a %{ or
 // %( is open.
 func (m *Macros) LoadFile(file string) error {
-	data, err := os.ReadFile(file)
+	data, err := readBounded(file)
 	if err != nil {
+		return err
+	}
+	if err := m.budget().spend(len(data)); err != nil {
 		return err
 	}
 	return m.LoadString(file, string(data))
@@ -346,10 +352,21 @@ func matchClose(s string, i int, open, close byte) int {
 func (e *expander) write(b *strings.Builder, s string) error {
 	e.size += len(s)
 	if e.size > maxExpandSize {
-		return fmt.Errorf("macro expansion exceeds %d bytes", maxExpandSize)
+		return &errBudget{fmt.Sprintf("macro expansion exceeds %d bytes", maxExpandSize)}
+	}
+	if err := e.m.budget().spend(len(s)); err != nil {
+		return err
 	}
 	b.WriteString(s)
 	return nil
+}
+
+// budget is the context's parse budget, created on first use.
+func (m *Macros) budget() *budget {
+	if m.spent == nil {
+		m.spent = &budget{}
+	}
+	return m.spent
 }
 
 func (e *expander) expandString(s string) (string, error) {
@@ -366,6 +383,10 @@ func (e *expander) expand(b *strings.Builder, s string) error {
 	if e.depth > maxDepth {
 		e.depth--
 		return errTooDeep
+	}
+	if err := e.m.budget().step(); err != nil {
+		e.depth--
+		return err
 	}
 	err := e.expandLoop(b, s)
 	e.depth--
@@ -1064,7 +1085,10 @@ func init() {
 			return "", fmt.Errorf("%s", arg)
 		}},
 		"load": {fn: func(e *expander, _, arg string, _ bool) (string, error) {
-			return "", e.m.LoadFile(arg)
+			if err := e.m.LoadFile(arg); err != nil {
+				return "", fmt.Errorf("%%{load:}: %w", err)
+			}
+			return "", nil
 		}},
 		"trace": {fn: func(*expander, string, string, bool) (string, error) { return "", nil }},
 		"dump":  {fn: func(*expander, string, string, bool) (string, error) { return "", nil }},

@@ -1,9 +1,9 @@
 package spec
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path"
 	"regexp"
 	"sort"
@@ -56,7 +56,21 @@ type parser struct {
 }
 
 func (p *parser) errf(format string, a ...any) error {
-	return &Error{File: p.file, Line: p.line, Msg: fmt.Sprintf(format, a...)}
+	var cause error
+	for _, v := range a {
+		if err, ok := v.(error); ok && cause == nil {
+			cause = err
+		}
+	}
+	if p.included() {
+		a = redactIncluded(a)
+	}
+	return &Error{File: p.file, Line: p.line, Msg: fmt.Sprintf(format, a...), Err: cause}
+}
+
+// included reports whether the current line comes from an %include.
+func (p *parser) included() bool {
+	return p.file != p.s.Path
 }
 
 func (p *parser) reading() bool {
@@ -65,8 +79,9 @@ func (p *parser) reading() bool {
 
 // parseOnce parses the spec on a copy of from (the Reader's base, or the
 // macros left by the first pass) and returns the spec and its macros.
-func (r *Reader) parseOnce(file string, lines []logicalLine, from *Macros, arch string) (*Spec, *Macros, error) {
+func (r *Reader) parseOnce(ctx context.Context, file string, lines []logicalLine, from *Macros, arch string) (*Spec, *Macros, error) {
 	m := from.Clone()
+	m.spent = &budget{ctx: ctx}
 	if arch != "" {
 		m.Push("_target_cpu", arch, -11)
 	}
@@ -117,6 +132,9 @@ func (p *parser) next() (string, bool, error) {
 				}
 				continue
 			}
+			if err := p.m.spent.ctx.Err(); err != nil {
+				return "", false, err
+			}
 			ll := src.lines[src.idx]
 			src.idx++
 			p.file, p.line = src.file, ll.line
@@ -156,7 +174,10 @@ func (p *parser) next() (string, bool, error) {
 			if len(p.srcs) >= maxIncludeDepth {
 				return "", false, p.errf("%%include nested too deeply")
 			}
-			data, err := os.ReadFile(f)
+			data, err := readBounded(f)
+			if err == nil {
+				err = p.m.spent.spend(len(data))
+			}
 			if err != nil {
 				return "", false, p.errf("%%include: %v", err)
 			}

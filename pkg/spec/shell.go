@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"mvdan.cc/sh/v3/expand"
@@ -117,7 +118,7 @@ func (e *expander) shell(cmd string) (string, error) {
 		}
 		return "", nil
 	}
-	return e.m.shellMemo.run(x)
+	return e.m.shellMemo.run(e.m.context(), x)
 }
 
 // run answers one command: from the memo, in process, or with /bin/sh.
@@ -125,7 +126,7 @@ func (e *expander) shell(cmd string) (string, error) {
 // the clock, and forks whose every command is a read-only host query
 // (hostQueries): a run of keel treats the installed toolchain as fixed, as
 // one rpmspec does. Everything else runs at every occurrence.
-func (c *shellCache) run(x string) (string, error) {
+func (c *shellCache) run(ctx context.Context, x string) (string, error) {
 	var env []string
 	localeOK := false
 	if c != nil {
@@ -143,7 +144,7 @@ func (c *shellCache) run(x string) (string, error) {
 	}
 	p := planShell(x)
 	if p.inproc && localeOK {
-		out, pure, ok := runInProcess(p.file, env)
+		out, pure, ok := runInProcess(ctx, p.file, env)
 		if ok {
 			if c != nil {
 				c.inproc.Add(1)
@@ -155,17 +156,30 @@ func (c *shellCache) run(x string) (string, error) {
 		}
 	}
 	if c == nil {
-		return forkShell(x, env)
+		return forkShell(ctx, x, env)
 	}
 	fork := func() (string, error) {
 		c.forked.Add(1)
-		return forkShell(x, env)
+		return forkShell(ctx, x, env)
 	}
 	if !p.hostQuery {
 		return fork()
 	}
 	// One fork per distinct command even when several workers ask at once.
-	return c.remember(x, &shellResult{fill: fork}).get()
+	ent := c.remember(x, &shellResult{fill: fork})
+	out, err := ent.get()
+	if errors.Is(err, context.Canceled) {
+		c.forget(x, ent) // a later run with a live context asks again
+	}
+	return out, err
+}
+
+func (c *shellCache) forget(x string, r *shellResult) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m[x] == r {
+		delete(c.m, x)
+	}
 }
 
 func (c *shellCache) remember(x string, r *shellResult) *shellResult {
@@ -181,20 +195,28 @@ func (c *shellCache) remember(x string, r *shellResult) *shellResult {
 // shellTrace, when set (tests), sees every forked command and its duration.
 var shellTrace func(cmd string, d time.Duration)
 
-func forkShell(x string, env []string) (string, error) {
+func forkShell(parent context.Context, x string, env []string) (string, error) {
 	if shellTrace != nil {
 		start := time.Now()
 		defer func() { shellTrace(x, time.Since(start)) }()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), shellTimeout)
+	ctx, cancel := context.WithTimeout(parent, shellTimeout)
 	defer cancel()
 	c := exec.CommandContext(ctx, "/bin/sh", "-c", x)
 	c.Env = env
 	var out limitedBuffer
 	c.Stdout = &out
 	c.Stderr = nil
+	// Its own process group, killed whole: a timeout or a cancelled run
+	// must not wait for a grandchild (dash forks `sleep` in `sh -c`) that
+	// still holds the output pipe.
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	c.Cancel = func() error { return syscall.Kill(-c.Process.Pid, syscall.SIGKILL) }
 	c.WaitDelay = time.Second
 	err := c.Run()
+	if err := parent.Err(); err != nil {
+		return "", err
+	}
 	if ctx.Err() != nil {
 		return "", fmt.Errorf("%%(%s): timed out after %s", clip(x), shellTimeout)
 	}
@@ -440,7 +462,7 @@ type inprocRun struct {
 }
 
 // runInProcess interprets f; ok is false when the command must be forked.
-func runInProcess(f *syntax.File, env []string) (out string, pure, ok bool) {
+func runInProcess(parent context.Context, f *syntax.File, env []string) (out string, pure, ok bool) {
 	st := &inprocRun{}
 	var stdout limitedBuffer
 	r, err := interp.New(
@@ -461,7 +483,7 @@ func runInProcess(f *syntax.File, env []string) (out string, pure, ok bool) {
 	if err != nil {
 		return "", false, false
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), shellTimeout)
+	ctx, cancel := context.WithTimeout(parent, shellTimeout)
 	defer cancel()
 	err = r.Run(ctx, f)
 	if st.fallback.Load() || stdout.over || ctx.Err() != nil {

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -108,14 +109,14 @@ func TestShellInProcessMatchesSh(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(strings.ReplaceAll(c.cmd, "/", "∕"), func(t *testing.T) {
-			want, err := forkShell(c.cmd, os.Environ())
+			want, err := forkShell(context.Background(), c.cmd, os.Environ())
 			if err != nil {
 				t.Fatal(err)
 			}
 			p := planShell(c.cmd)
 			got, ok := "", false
 			if p.inproc {
-				got, _, ok = runInProcess(p.file, os.Environ())
+				got, _, ok = runInProcess(context.Background(), p.file, os.Environ())
 			}
 			if ok != c.inproc {
 				t.Errorf("in process = %v, want %v (plan %+v)", ok, c.inproc, p)
@@ -124,7 +125,7 @@ func TestShellInProcessMatchesSh(t *testing.T) {
 				t.Errorf("in process %q, /bin/sh %q", got, want)
 			}
 			// The whole path (memo, fallback) answers like /bin/sh.
-			out, err := newShellCache().run(c.cmd)
+			out, err := newShellCache().run(context.Background(), c.cmd)
 			if err != nil || out != want {
 				t.Errorf("run = %q, %v; /bin/sh %q", out, err, want)
 			}
@@ -152,7 +153,7 @@ func TestShellMemoPolicy(t *testing.T) {
 		{"echo $RANDOM", false},
 	} {
 		sc := newShellCache()
-		if _, err := sc.run(c.cmd); err != nil {
+		if _, err := sc.run(context.Background(), c.cmd); err != nil {
 			t.Fatal(err)
 		}
 		if got := sc.m[c.cmd] != nil; got != c.memo {
@@ -160,7 +161,7 @@ func TestShellMemoPolicy(t *testing.T) {
 		}
 	}
 	// A Macros without a Reader has no cache: every command runs.
-	if out, err := (*shellCache)(nil).run("echo 1.2 | cut -d. -f1"); out != "1" || err != nil {
+	if out, err := (*shellCache)(nil).run(context.Background(), "echo 1.2 | cut -d. -f1"); out != "1" || err != nil {
 		t.Errorf("uncached run = %q, %v", out, err)
 	}
 }
@@ -225,11 +226,11 @@ func FuzzShellPipeline(f *testing.F) {
 		if !p.inproc {
 			return
 		}
-		got, _, ok := runInProcess(p.file, os.Environ())
+		got, _, ok := runInProcess(context.Background(), p.file, os.Environ())
 		if !ok {
 			return
 		}
-		want, err := forkShell(cmd, os.Environ())
+		want, err := forkShell(context.Background(), cmd, os.Environ())
 		if err != nil {
 			t.Skip()
 		}
@@ -334,7 +335,7 @@ func TestShellRandomPipelines(t *testing.T) {
 			cmd = fmt.Sprintf("echo '%s' | sed %s's/%s/%s/%s'", in, flag, re(ere), repl, g)
 		}
 		tried++
-		want, err := forkShell(cmd, os.Environ())
+		want, err := forkShell(context.Background(), cmd, os.Environ())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -342,7 +343,7 @@ func TestShellRandomPipelines(t *testing.T) {
 		if !p.inproc {
 			continue
 		}
-		got, _, ok := runInProcess(p.file, os.Environ())
+		got, _, ok := runInProcess(context.Background(), p.file, os.Environ())
 		if !ok {
 			continue
 		}

@@ -5,9 +5,11 @@
 package spec
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
-	"os"
+	"io/fs"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -160,25 +162,45 @@ func (r *Reader) Macros() *Macros { return r.base }
 
 // ParseFile reads one spec with a fresh copy of the macro context.
 func (r *Reader) ParseFile(path string) (*Spec, error) {
-	data, err := os.ReadFile(path)
+	return r.ParseFileContext(context.Background(), path)
+}
+
+// ParseFileContext is ParseFile that stops, with ctx's error, when ctx ends.
+func (r *Reader) ParseFileContext(ctx context.Context, path string) (*Spec, error) {
+	data, err := readSpec(path)
 	if err != nil {
 		return nil, err
 	}
-	return r.parseText(path, unsafe.String(unsafe.SliceData(data), len(data)))
+	return r.parseText(ctx, path, unsafe.String(unsafe.SliceData(data), len(data)))
+}
+
+// readSpec reads a spec file within the size and type limits; the error
+// names the file.
+func readSpec(path string) ([]byte, error) {
+	data, err := readBounded(path)
+	if err != nil {
+		msg := strings.TrimPrefix(err.Error(), path+": ")
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			msg = pe.Err.Error()
+		}
+		return nil, &Error{File: path, Msg: msg, Err: err}
+	}
+	return data, nil
 }
 
 // Parse parses spec text; path names it in errors and %include is relative
 // to the working directory, as in rpm.
 func (r *Reader) Parse(path string, data []byte) (*Spec, error) {
-	return r.parseText(path, string(data))
+	return r.parseText(context.Background(), path, string(data))
 }
 
 // parseText is Parse on text the caller will not change (ParseFiles hands
 // over its read buffers without a copy).
-func (r *Reader) parseText(path, text string) (*Spec, error) {
+func (r *Reader) parseText(ctx context.Context, path, text string) (*Spec, error) {
 	// The logical lines are read-only: the BuildArch pass reuses them.
 	lines := logicalLines(text)
-	s, m, err := r.parseOnce(path, lines, r.base, "")
+	s, m, err := r.parseOnce(ctx, path, lines, r.base, "")
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +209,7 @@ func (r *Reader) parseText(path, text string) (*Spec, error) {
 	// context: what the preamble defined stays defined (a macro used in
 	// Name: before its %global resolves in the second pass).
 	if s.BuildArch != "" {
-		s2, _, err := r.parseOnce(path, lines, m, s.BuildArch)
+		s2, _, err := r.parseOnce(ctx, path, lines, m, s.BuildArch)
 		if err != nil {
 			return nil, err
 		}
@@ -207,6 +229,12 @@ func (r *Reader) target() string {
 // keep the order of paths; a failed spec has a nil Spec and its error.
 // A Reader is safe for concurrent use: every parse works on a copy.
 func (r *Reader) ParseFiles(paths []string, jobs int) ([]*Spec, []error) {
+	return r.ParseFilesContext(context.Background(), paths, jobs)
+}
+
+// ParseFilesContext is ParseFiles that stops promptly when ctx ends: specs
+// not parsed by then (and the one being parsed) fail with ctx's error.
+func (r *Reader) ParseFilesContext(ctx context.Context, paths []string, jobs int) ([]*Spec, []error) {
 	if jobs <= 0 {
 		jobs = runtime.GOMAXPROCS(0)
 	}
@@ -228,7 +256,11 @@ func (r *Reader) ParseFiles(paths []string, jobs int) ([]*Spec, []error) {
 				if i >= len(paths) {
 					return
 				}
-				data, err := os.ReadFile(paths[i])
+				if err := ctx.Err(); err != nil {
+					errs[i] = err
+					continue
+				}
+				data, err := readSpec(paths[i])
 				if err != nil {
 					errs[i] = err
 					continue
@@ -267,7 +299,11 @@ func (r *Reader) ParseFiles(paths []string, jobs int) ([]*Spec, []error) {
 				if errs[i] != nil {
 					continue
 				}
-				specs[i], errs[i] = r.parseText(paths[i], texts[i])
+				if err := ctx.Err(); err != nil {
+					errs[i] = err
+					continue
+				}
+				specs[i], errs[i] = r.parseText(ctx, paths[i], texts[i])
 			}
 		}()
 	}
@@ -312,13 +348,18 @@ type Error struct {
 	File string
 	Line int
 	Msg  string
+	Err  error // the cause, when there is one (errors.Is(err, fs.ErrNotExist))
 }
 
+func (e *Error) Unwrap() error { return e.Err }
+
+// Error escapes control characters: file names and messages quote spec
+// text, which must not reach a terminal as escape sequences.
 func (e *Error) Error() string {
 	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+		return escapeControl(fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg))
 	}
-	return e.File + ": " + e.Msg
+	return escapeControl(e.File + ": " + e.Msg)
 }
 
 // FindSpecs lists <distro>/SPECS/*/*.spec, sorted.
