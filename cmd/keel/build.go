@@ -1,15 +1,10 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/keel-linux/keel/pkg/build"
 	"github.com/keel-linux/keel/pkg/distro"
@@ -37,10 +32,9 @@ Artifacts: <out>/rpms/<arch>/, <out>/srpms/, <out>/logs/<pkg>.log,
 			if err != nil {
 				return err
 			}
-			view := newProgress(cmd.OutOrStdout())
 			res, err := build.Run(cmd.Context(), build.Options{
 				Distro: d, Cache: cacheDir(), Out: globals.out, Jobs: opt.jobs,
-				Only: args, Rebuild: opt.rebuild, Offline: opt.offline, Events: view.event,
+				Only: args, Rebuild: opt.rebuild, Offline: opt.offline,
 			})
 			if res != nil && !globals.json {
 				built, cached := 0, 0
@@ -80,49 +74,4 @@ func cacheDir() string {
 		return globals.cache
 	}
 	return distro.DefaultCache()
-}
-
-// progress renders build events: a line per package on a terminal,
-// JSON lines with --json, and only failures otherwise.
-type progress struct {
-	w     *os.File
-	out   interface{ Write([]byte) (int, error) }
-	tty   bool
-	start time.Time
-}
-
-func newProgress(out interface{ Write([]byte) (int, error) }) *progress {
-	p := &progress{out: out, start: time.Now()}
-	if f, ok := out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		p.tty = true
-	}
-	return p
-}
-
-func (p *progress) event(e build.Event) {
-	if globals.json {
-		b, _ := json.Marshal(e)
-		fmt.Fprintln(p.out, string(b))
-		return
-	}
-	el := fmt.Sprintf("[%6.1fs]", time.Since(p.start).Seconds())
-	switch e.Phase {
-	case "plan":
-		fmt.Fprintf(p.out, "%s plan: %s\n", el, e.Detail)
-	case "cached":
-		fmt.Fprintf(p.out, "%s %-16s %-22s cached\n", el, e.Package, e.EVR)
-	case "start":
-		if p.tty {
-			fmt.Fprintf(p.out, "%s %-16s %-22s building…\n", el, e.Package, e.EVR)
-		}
-	case "built":
-		fmt.Fprintf(p.out, "%s %-16s %-22s built in %.1fs\n", el, e.Package, e.EVR, e.Seconds)
-	case "failed":
-		fmt.Fprintf(p.out, "%s %-16s %-22s FAILED\n    %s\n", el, e.Package, e.EVR, strings.ReplaceAll(e.Error, "\n", "\n    "))
-		if e.Log != "" {
-			fmt.Fprintf(p.out, "    log: %s\n", e.Log)
-		}
-	case "skipped":
-		fmt.Fprintf(p.out, "%s %-16s skipped: %s\n", el, e.Package, e.Error)
-	}
 }

@@ -87,9 +87,6 @@ func init() {
 					}
 				}
 			}
-			if !globals.json {
-				opt.Progress = func(m string) { fmt.Fprintln(cmd.ErrOrStderr(), def.Name+":", m) }
-			}
 			res, err := image.Build(cmd.Context(), opt)
 			if err != nil {
 				return fmt.Errorf("image build: %w", err)

@@ -57,7 +57,9 @@ func main() {
 	tuneGC()
 	rootCmd.Version = version
 	rootCmd.PersistentPreRun = catchSignals
-	if err := rootCmd.ExecuteContext(context.Background()); err != nil {
+	err := rootCmd.ExecuteContext(context.Background())
+	stopView()
+	if err != nil {
 		var ec exitCoder
 		code := 1
 		if errors.As(err, &ec) {
@@ -78,6 +80,7 @@ const signalsDefault = "keel/signals-default"
 // catchSignals makes SIGINT and SIGTERM cancel the command's context, so
 // long pipelines stop their children and remove their temporary files.
 func catchSignals(cmd *cobra.Command, _ []string) {
+	startView(cmd)
 	if cmd.Annotations[signalsDefault] != "" {
 		return
 	}

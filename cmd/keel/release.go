@@ -59,13 +59,6 @@ whole cut succeeds. Re-running on unchanged inputs is a no-op.`,
 			res, err := release.Cut(cmd.Context(), release.Options{
 				Distro: d, Cache: cacheDir(), Dir: dir, Date: day, Channel: channel, Security: security,
 				Key: k, SecureBootKey: sbKey, SecureBootCert: sbCert, AllowDirty: allowDirty, KeelVersion: version,
-				Events: func(e release.Event) {
-					if globals.json {
-						json.NewEncoder(out).Encode(e)
-					} else {
-						fmt.Fprintf(out, "%-6s %6.1fs  %s\n", e.Stage, e.Seconds, e.Detail)
-					}
-				},
 			})
 			if err != nil {
 				var ge *release.GateError

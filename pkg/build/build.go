@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/keel-linux/keel/pkg/distro"
+	"github.com/keel-linux/keel/pkg/logctx"
 	"github.com/keel-linux/keel/pkg/sandbox"
 	"github.com/keel-linux/keel/pkg/source"
 )
@@ -35,21 +36,11 @@ type Options struct {
 	Only    []string // build these and their build dependencies; empty = all
 	Rebuild bool     // ignore cached results
 	Offline bool     // no network: lookaside and cache only
-	Events  func(Event)
 }
 
-// Event is one progress report; the CLI renders it as a line or JSON.
-type Event struct {
-	Time    time.Time `json:"time"`
-	Package string    `json:"package,omitempty"`
-	Phase   string    `json:"phase"` // plan, cached, start, built, failed, skipped, done
-	EVR     string    `json:"evr,omitempty"`
-	Seconds float64   `json:"seconds,omitempty"`
-	Key     string    `json:"key,omitempty"`
-	Log     string    `json:"log,omitempty"`
-	Error   string    `json:"error,omitempty"`
-	Detail  string    `json:"detail,omitempty"`
-}
+// Progress goes to logctx.FromContext(ctx): a plan record (kind package,
+// total), then one step per package (start, then done, cached, failed or
+// skipped), then done.
 
 // Package is the outcome for one source package.
 type Package struct {
@@ -100,9 +91,7 @@ type Builder struct {
 // an error naming them and their logs.
 func Run(ctx context.Context, opt Options) (*Result, error) {
 	start := time.Now()
-	if opt.Events == nil {
-		opt.Events = func(Event) {}
-	}
+	log := logctx.FromContext(ctx)
 	d := opt.Distro
 	if opt.Jobs <= 0 {
 		opt.Jobs = d.Jobs()
@@ -126,7 +115,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	if err := plan.Select(opt.Only); err != nil {
 		return nil, err
 	}
-	opt.Events(Event{Time: time.Now(), Phase: "plan", Detail: layersString(plan.Layers)})
+	log.Info("plan", logctx.KindKey, "package", logctx.TotalKey, plan.size(), "layers", layersString(plan.Layers))
 	tc, err := toolchainID(ctx)
 	if err != nil {
 		return nil, err
@@ -153,7 +142,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		return res, err
 	}
 	res.Seconds = time.Since(start).Seconds()
-	opt.Events(Event{Time: time.Now(), Phase: "done", Seconds: res.Seconds, Detail: res.RPMDir})
+	log.Info("build finished", logctx.SecondsKey, res.Seconds, "rpm_dir", res.RPMDir)
 	if failed := res.Failed(); len(failed) > 0 {
 		var lines []string
 		for _, p := range failed {
@@ -213,7 +202,7 @@ func (b *Builder) schedule(ctx context.Context) {
 				s := b.plan.Specs[n]
 				p := &Package{Name: n, EVR: s.EVR(), Type: s.Type, Skipped: true, Error: "not built: build dependency " + blocked + " failed"}
 				b.done[n] = p
-				b.opt.Events(Event{Time: time.Now(), Package: n, Phase: "skipped", Error: p.Error})
+				logctx.FromContext(ctx).Warn("skipped", logctx.StepKey, n, logctx.KindKey, "package", logctx.StateKey, logctx.Skipped, "error", p.Error)
 				continue
 			}
 			if running >= b.opt.Jobs {
@@ -278,9 +267,14 @@ func (b *Builder) entryDir(key string) string {
 func (b *Builder) buildOne(ctx context.Context, name string) *Package {
 	s := b.plan.Specs[name]
 	p := &Package{Name: name, EVR: s.EVR(), Type: s.Type}
+	var step *logctx.Step
 	fail := func(err error) *Package {
 		p.Error = err.Error()
-		b.opt.Events(Event{Time: time.Now(), Package: name, Phase: "failed", EVR: p.EVR, Error: p.Error, Log: p.Log})
+		if step == nil { // before rpmbuild: the key or a source
+			logctx.FromContext(ctx).Error("failed", logctx.StepKey, name, logctx.KindKey, "package", logctx.StateKey, logctx.Failed, "error", p.Error)
+			return p
+		}
+		step.Fail(err, logctx.LogKey, p.Log)
 		return p
 	}
 	depRPMs := b.depRPMs(name)
@@ -294,15 +288,15 @@ func (b *Builder) buildOne(ctx context.Context, name string) *Package {
 		if m, err := readMeta(entry); err == nil {
 			p.Cached = true
 			b.fill(p, entry, m)
-			b.opt.Events(Event{Time: time.Now(), Package: name, Phase: "cached", EVR: p.EVR, Key: short(key)})
+			logctx.FromContext(ctx).Info("cached", logctx.StepKey, name, logctx.KindKey, "package", logctx.StateKey, logctx.Cached, "evr", p.EVR, "key", short(key))
 			return p
 		}
 	}
-	b.opt.Events(Event{Time: time.Now(), Package: name, Phase: "start", EVR: p.EVR, Key: short(key)})
 	t0 := time.Now()
 	logPath := filepath.Join(b.opt.Cache, "logs", name+"-"+short(key)+".log")
 	p.Log = logPath
-	if err := b.rpmbuild(ctx, s, key, depRPMs, logPath); err != nil {
+	step = logctx.StartStep(ctx, "package", name, "building", "evr", p.EVR, "key", short(key), logctx.LogKey, logPath)
+	if err := b.rpmbuild(logctx.WithLogger(ctx, step.Logger()), s, key, depRPMs, logPath); err != nil {
 		return fail(err)
 	}
 	m, err := readMeta(entry)
@@ -312,7 +306,7 @@ func (b *Builder) buildOne(ctx context.Context, name string) *Package {
 	b.fill(p, entry, m)
 	p.Log = logPath
 	p.Seconds = time.Since(t0).Seconds()
-	b.opt.Events(Event{Time: time.Now(), Package: name, Phase: "built", EVR: p.EVR, Seconds: p.Seconds, Key: short(key)})
+	step.Done("built", "evr", p.EVR)
 	return p
 }
 
@@ -459,6 +453,10 @@ func (b *Builder) rpmbuild(ctx context.Context, s *Spec, key string, depRPMs []s
 	}
 	fmt.Fprintf(logf, "# keel build %s %s key %s SOURCE_DATE_EPOCH=%d\n# rpmbuild %s\n", s.Name, s.EVR(), key, sde, strings.Join(args, " "))
 	cmd.Stdout, cmd.Stderr = logf, logf
+	if w := logctx.Lines(ctx, logctx.FromContext(ctx), "rpmbuild"); w != nil {
+		cmd.Stdout = io.MultiWriter(logf, w)
+		cmd.Stderr = cmd.Stdout
+	}
 	t0 := time.Now()
 	if err := cmd.Run(); err != nil {
 		if ctx.Err() != nil {

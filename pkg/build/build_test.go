@@ -3,6 +3,7 @@ package build
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/keel-linux/keel/internal/testenv"
 	"github.com/keel-linux/keel/pkg/distro"
+	"github.com/keel-linux/keel/pkg/logctx"
 )
 
 const tinyConfig = `name: tiny
@@ -93,8 +95,7 @@ func TestFailureIsolation(t *testing.T) {
 		"delta": tinySpec("delta", "BuildRequires: alpha", "true"),
 	})
 	cache, out := t.TempDir(), t.TempDir()
-	var events []Event
-	res, err := Run(context.Background(), Options{Distro: d, Cache: cache, Out: out, Events: func(e Event) { events = append(events, e) }})
+	res, err := Run(context.Background(), Options{Distro: d, Cache: cache, Out: out})
 	if err == nil {
 		t.Fatal("build with a failing package succeeded")
 	}
@@ -246,12 +247,8 @@ func TestKill9(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = Run(context.Background(), Options{Distro: d, Cache: os.Getenv("KEEL_CACHE_DIR"), Out: os.Getenv("KEEL_OUT_DIR"),
-			Events: func(e Event) {
-				if e.Phase == "start" && e.Package == "slow" {
-					os.WriteFile(os.Getenv("KEEL_MARK"), []byte("started"), 0o644)
-				}
-			}})
+		ctx := logctx.WithLogger(context.Background(), slog.New(slog.NewJSONHandler(markStart{"slow", os.Getenv("KEEL_MARK")}, nil)))
+		_, err = Run(ctx, Options{Distro: d, Cache: os.Getenv("KEEL_CACHE_DIR"), Out: os.Getenv("KEEL_OUT_DIR")})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -321,4 +318,14 @@ func TestSourceDateEpoch(t *testing.T) {
 	if got, _ := s.sourceDateEpoch(distro.SourceDateEpoch{Fixed: 42}, now); got != 42 {
 		t.Errorf("fixed: %d", got)
 	}
+}
+
+// markStart writes file when a JSON line says step started.
+type markStart struct{ step, file string }
+
+func (m markStart) Write(p []byte) (int, error) {
+	if bytes.Contains(p, []byte(`"step":"`+m.step+`"`)) && bytes.Contains(p, []byte(`"state":"start"`)) {
+		os.WriteFile(m.file, []byte("started"), 0o644)
+	}
+	return len(p), nil
 }

@@ -174,6 +174,15 @@ func NewPlan(ctx context.Context, d *distro.Distro) (*Plan, error) {
 }
 
 // closure returns name's build dependencies, transitively, sorted.
+// size is the number of packages planned.
+func (p *Plan) size() int {
+	n := 0
+	for _, l := range p.Layers {
+		n += len(l)
+	}
+	return n
+}
+
 func (p *Plan) closure(name string) []string {
 	seen := map[string]bool{}
 	var walk func(string)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/keel-linux/keel/pkg/disk"
 	"github.com/keel-linux/keel/pkg/initramfs"
+	"github.com/keel-linux/keel/pkg/logctx"
 	"github.com/keel-linux/keel/pkg/uki"
 	"github.com/keel-linux/keel/pkg/verity"
 )
@@ -230,6 +231,8 @@ func writeBootable(ctx context.Context, d *Definition, opt Options, root, stage 
 	var parts []disk.Partition
 	info := &BootInfo{KernelRelease: release, RootFilesystem: l.rootFS}
 	var rootHash verity.RootHash
+	log := logctx.FromContext(ctx)
+	log.Info("writing the root filesystem", "fs", l.rootFS)
 	if l.rootFS == "erofs" {
 		if err := runEnv(ctx, nil, "mkfs.erofs", "--quiet", "-T", strconv.FormatInt(sde, 10), "-U", disk.SeededGUID(seed, "erofs").String(), "--all-root", rootImg, root); err != nil {
 			return fmt.Errorf("root filesystem: %w", err)
@@ -327,6 +330,7 @@ func writeBootable(ctx context.Context, d *Definition, opt Options, root, stage 
 			extra = append(extra, initramfs.File{Path: "/etc/keel/same-init", Data: []byte("/sbin/init\n")})
 		}
 	}
+	log.Info("writing the initramfs and UKI", "kernel", release)
 	if err := initramfs.WriteFile(ctx, initramfs.Options{Init: initBin, ModulesDir: modDir, Modules: modules,
 		VerityKeys: verityKeys, Files: extra, SourceDateEpoch: sde, Compression: "zstd"}, initrd); err != nil {
 		return fmt.Errorf("initramfs: %w", err)
@@ -343,6 +347,7 @@ func writeBootable(ctx context.Context, d *Definition, opt Options, root, stage 
 		efi = signed
 		info.SecureBoot = true
 	}
+	log.Info("writing the disk", "outputs", len(d.Outputs))
 	esp := filepath.Join(work, "esp.img")
 	if err := disk.BuildESP(ctx, disk.ESPOptions{Out: esp, Size: l.espSize, VolumeID: espVolumeID,
 		Files: []disk.ESPFile{{Path: "EFI/BOOT/BOOTX64.EFI", Source: efi}}, SourceDateEpoch: sde}); err != nil {

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/keel-linux/keel/pkg/boot"
+	"github.com/keel-linux/keel/pkg/logctx"
 	"github.com/keel-linux/keel/pkg/oci"
 	"github.com/keel-linux/keel/pkg/pgp"
 	"github.com/keel-linux/keel/pkg/repodata"
@@ -44,7 +45,6 @@ type Options struct {
 	// written (baseline checks, image SBOMs); an error fails the build. dir
 	// is the image's staging directory, where it may add files.
 	InspectRoot func(root, dir string, m *Manifest) error
-	Progress    func(msg string)
 	// Bootable images (bootable.go): Key signs a verity root hash (the
 	// distro key; its Ed25519 public key goes into the initramfs);
 	// SecureBootKey/Cert (PEM paths) sign the UKI with sbsign.
@@ -113,8 +113,23 @@ type Result struct {
 	Resolved []*resolve.Package
 }
 
-// Build composes the image and writes its outputs.
+// Build composes the image and writes its outputs. It reports one step
+// (kind image) to logctx.FromContext(ctx), with its stages as detail.
 func Build(ctx context.Context, opt Options) (*Result, error) {
+	if opt.Definition == nil {
+		return nil, errors.New("image build: no definition")
+	}
+	step := logctx.StartStep(ctx, "image", opt.Definition.Name, "composing", "kind", opt.Definition.Kind)
+	res, err := build(step.Context(ctx), opt)
+	if err != nil {
+		step.Fail(err)
+		return nil, err
+	}
+	step.Done("composed", "packages", len(res.Manifest.Packages), "size", res.Manifest.Size)
+	return res, nil
+}
+
+func build(ctx context.Context, opt Options) (*Result, error) {
 	d := opt.Definition
 	if d == nil {
 		return nil, errors.New("image build: no definition")
@@ -127,10 +142,7 @@ func Build(ctx context.Context, opt Options) (*Result, error) {
 			return nil, fmt.Errorf("image %s: %w", d.Name, err)
 		}
 	}
-	progress := opt.Progress
-	if progress == nil {
-		progress = func(string) {}
-	}
+	log := logctx.FromContext(ctx)
 	sde := opt.SourceDateEpoch
 	if sde == 0 {
 		sde = time.Now().Unix()
@@ -147,7 +159,7 @@ func Build(ctx context.Context, opt Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", d.Name, err)
 	}
-	progress(fmt.Sprintf("resolved %d packages", len(res.Packages)))
+	log.Info("resolved", "packages", len(res.Packages))
 
 	if err := os.MkdirAll(opt.Out, 0o755); err != nil {
 		return nil, err
@@ -172,7 +184,7 @@ func Build(ctx context.Context, opt Options) (*Result, error) {
 		return nil, fmt.Errorf("image %s: %w", d.Name, err)
 	}
 	man.SourceDateEpoch = sde
-	progress(fmt.Sprintf("installed %d files", man.Files))
+	log.Info("installed", "files", man.Files)
 	if opt.InspectRoot != nil {
 		if err := opt.InspectRoot(root, stage, man); err != nil {
 			return nil, fmt.Errorf("image %s: %w", d.Name, err)

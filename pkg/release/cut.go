@@ -16,6 +16,7 @@ import (
 
 	"github.com/keel-linux/keel/pkg/build"
 	"github.com/keel-linux/keel/pkg/distro"
+	"github.com/keel-linux/keel/pkg/logctx"
 	"github.com/keel-linux/keel/pkg/pgp"
 	"github.com/keel-linux/keel/pkg/repo"
 	"github.com/keel-linux/keel/pkg/rpm"
@@ -36,15 +37,6 @@ type Options struct {
 	SecureBootKey, SecureBootCert string
 	AllowDirty                    bool // cut from a git tree with uncommitted changes
 	KeelVersion                   string
-	Events                        func(Event)
-}
-
-// Event reports a stage of the cut.
-type Event struct {
-	Time    time.Time `json:"time"`
-	Stage   string    `json:"stage"`
-	Detail  string    `json:"detail,omitempty"`
-	Seconds float64   `json:"seconds,omitempty"`
 }
 
 // Result of a cut.
@@ -62,13 +54,28 @@ func (e *GateError) Error() string { return "release gates failed:\n" + e.Report
 // Cut builds, publishes, gates, documents and signs one release. Nothing
 // under Dir changes unless the whole cut succeeds: the release is staged
 // in Dir/.tmp-* and renamed into place, then index.json is replaced.
-func Cut(ctx context.Context, opt Options) (*Result, error) {
-	if opt.Events == nil {
-		opt.Events = func(Event) {}
+//
+// Each stage is a step (kind stage) of logctx.FromContext(ctx); what runs
+// inside a stage (package builds, images, boots) reports its own steps,
+// with the stage as their parent.
+func Cut(ctx context.Context, opt Options) (_ *Result, err error) {
+	log := logctx.FromContext(ctx)
+	var cur *logctx.Step
+	// stage ends the running stage and starts the next; its context labels
+	// what runs inside.
+	stage := func(name, msg string) context.Context {
+		cur = logctx.StartStep(ctx, "stage", name, msg)
+		return cur.Context(ctx)
 	}
-	stage := func(name, detail string, t0 time.Time) {
-		opt.Events(Event{Time: time.Now(), Stage: name, Detail: detail, Seconds: time.Since(t0).Seconds()})
+	done := func(msg string, args ...any) {
+		cur.Done(msg, args...)
+		cur = nil
 	}
+	defer func() {
+		if err != nil && cur != nil {
+			cur.Fail(err)
+		}
+	}()
 	d := opt.Distro
 	if opt.Channel == "" {
 		opt.Channel = "preview"
@@ -110,7 +117,7 @@ func Cut(ctx context.Context, opt Options) (*Result, error) {
 			return nil, fmt.Errorf("release %s is in the index but unreadable: %w", version, err)
 		}
 		if m.InputDigest == digest {
-			stage("noop", version+" already cut from these inputs", time.Now())
+			log.Info("up to date: already cut from these inputs", "version", version)
 			return &Result{Dir: final, Manifest: m, NoOp: true}, nil
 		}
 		return nil, fmt.Errorf("release %s already exists from other inputs; releases are immutable: cut with another --date", version)
@@ -147,17 +154,17 @@ func Cut(ctx context.Context, opt Options) (*Result, error) {
 	sde := sigTime.Unix()
 
 	// 1. Build (incremental: the content-addressed cache is shared).
-	t0 := time.Now()
+	sctx := stage("build", "building the packages")
 	buildOut, err := os.MkdirTemp(opt.Dir, ".build-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(buildOut)
-	bres, err := build.Run(ctx, build.Options{Distro: d, Cache: opt.Cache, Out: buildOut})
+	bres, err := build.Run(sctx, build.Options{Distro: d, Cache: opt.Cache, Out: buildOut})
 	if err != nil {
 		return nil, fmt.Errorf("build: %w", err)
 	}
-	stage("build", fmt.Sprintf("%d source packages", len(bres.Packages)), t0)
+	done("built", "source_packages", len(bres.Packages))
 
 	m := &Manifest{Distro: d.Config.Name, Version: version, Date: date, Channel: opt.Channel, Security: opt.Security,
 		InputDigest: digest, Keel: opt.KeelVersion, Git: gitRev}
@@ -170,7 +177,7 @@ func Cut(ctx context.Context, opt Options) (*Result, error) {
 		rpms = append(rpms, p.RPMs...)
 	}
 	if opt.Security {
-		t0 = time.Now()
+		stage("select", "selecting the security fixes")
 		var fixes []string
 		if rpms, fixes, err = securitySelection(ctx, d, bres, prev, filepath.Join(opt.Dir, prev.Version), opt.Date); err != nil {
 			return nil, err
@@ -186,44 +193,44 @@ func Cut(ctx context.Context, opt Options) (*Result, error) {
 				m.Sources = append(m.Sources, s)
 			}
 		}
-		stage("select", "security release: new builds of "+strings.Join(fixes, ", ")+"; everything else as in "+prev.Version, t0)
+		done("selected", "new", strings.Join(fixes, ","), "rest_from", prev.Version)
 	}
 
 	// 2. Publish the signed repository.
-	t0 = time.Now()
-	if _, err := repo.Publish(ctx, repo.Options{Dir: filepath.Join(tmp, RepoDir), Packages: rpms, Key: opt.Key, SourceDateEpoch: sde,
+	sctx = stage("repo", "signing and publishing the repository")
+	if _, err := repo.Publish(sctx, repo.Options{Dir: filepath.Join(tmp, RepoDir), Packages: rpms, Key: opt.Key, SourceDateEpoch: sde,
 		BaseURL: strings.ReplaceAll(rcfg.BaseURL, "{version}", version)}); err != nil {
 		return nil, fmt.Errorf("publishing the repository: %w", err)
 	}
 	if err := m.readPackages(tmp); err != nil {
 		return nil, err
 	}
-	stage("repo", fmt.Sprintf("%d binary packages signed and published", len(m.Packages)), t0)
+	done("published", "binary_packages", len(m.Packages))
 
 	// 3. Images from the release's own signed repository.
-	t0 = time.Now()
+	sctx = stage("images", "composing and booting the images")
 	if err := os.MkdirAll(filepath.Join(tmp, ReportsDir), 0o755); err != nil {
 		return nil, err
 	}
-	baselines, boots, err := imagesStage(ctx, tmp, m, d, opt.Date.UTC(), opt)
+	baselines, boots, err := imagesStage(sctx, tmp, m, d, opt.Date.UTC(), opt)
 	if err != nil {
 		return nil, err
 	}
-	stage("images", fmt.Sprintf("%d images, %d booted", len(m.Images), len(boots)), t0)
+	done("composed", "images", len(m.Images), "booted", len(boots))
 
 	// 4. Security: scan against the advisories, exports, SBOMs.
-	t0 = time.Now()
+	sctx = stage("scan", "scanning for CVEs; advisories and SBOMs")
 	if err := os.MkdirAll(filepath.Join(tmp, ReportsDir), 0o755); err != nil {
 		return nil, err
 	}
-	if err := securityStage(ctx, tmp, m, d, opt.Date.UTC()); err != nil {
+	if err := securityStage(sctx, tmp, m, d, opt.Date.UTC()); err != nil {
 		return nil, err
 	}
-	stage("scan", fmt.Sprintf("%d CVE findings: %d open, %d fixed, %d past SLA", len(m.CVEs.Findings), m.CVEs.Open, m.CVEs.Fixed, m.CVEs.Breached), t0)
+	done("scanned", "findings", len(m.CVEs.Findings), "open", m.CVEs.Open, "fixed", m.CVEs.Fixed, "past_sla", m.CVEs.Breached)
 
 	// 5. Kernels and gates.
-	t0 = time.Now()
-	if err := m.readKernels(ctx, tmp, d, rcfg); err != nil {
+	sctx = stage("gates", "checking kernels and gates")
+	if err := m.readKernels(sctx, tmp, d, rcfg); err != nil {
 		return nil, err
 	}
 	m.Gates = runGates(bres, m, rcfg, baselines, boots)
@@ -241,10 +248,10 @@ func Cut(ctx context.Context, opt Options) (*Result, error) {
 	if err := writeJSON(filepath.Join(tmp, ReportsDir, "gates.json"), m.Gates); err != nil {
 		return nil, err
 	}
-	stage("gates", gateSummary(m.Gates), t0)
 	if rep := failedGates(m.Gates); rep != "" {
 		return nil, &GateError{Report: rep}
 	}
+	done("gates passed", "summary", gateSummary(m.Gates))
 
 	// 6. Notes from data, rendered.
 	prevDir := ""
@@ -257,7 +264,7 @@ func Cut(ctx context.Context, opt Options) (*Result, error) {
 	}
 
 	// 7. Provenance for every package, then the manifest of every file, signed.
-	t0 = time.Now()
+	stage("sign", "provenance and the signed manifest")
 	if err := writeProvenance(tmp, m, bres, d, opt); err != nil {
 		return nil, err
 	}
@@ -271,7 +278,7 @@ func Cut(ctx context.Context, opt Options) (*Result, error) {
 	if err := signFile(opt.Key, filepath.Join(tmp, ManifestFile), filepath.Join(tmp, ManifestSig), opt.Date); err != nil {
 		return nil, err
 	}
-	stage("sign", fmt.Sprintf("%d artifacts", len(m.Artifacts)), t0)
+	done("signed", "artifacts", len(m.Artifacts))
 
 	// 8. Commit: rename into place, then the index.
 	if err := syncTree(tmp); err != nil {
@@ -288,7 +295,7 @@ func Cut(ctx context.Context, opt Options) (*Result, error) {
 	if err := WriteDashboard(opt.Dir); err != nil {
 		return nil, err
 	}
-	stage("done", final, time.Now())
+	log.Info("release cut", "version", version, "dir", final)
 	return &Result{Dir: final, Manifest: m}, nil
 }
 

@@ -2,12 +2,14 @@ package release
 
 import (
 	"context"
+	"log/slog"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/keel-linux/keel/internal/testenv"
 	"github.com/keel-linux/keel/pkg/distro"
+	"github.com/keel-linux/keel/pkg/logctx"
 	"github.com/keel-linux/keel/pkg/pgp"
 	"github.com/keel-linux/keel/pkg/uki"
 )
@@ -36,9 +38,9 @@ func TestKeelLinuxRelease(t *testing.T) {
 	}
 	day, _ := time.Parse("2006-01-02", "2026-11-01")
 	rel := t.TempDir()
-	res, err := Cut(context.Background(), Options{Distro: d, Cache: testenv.SharedCache(), Dir: rel, Date: day, Key: key,
-		SecureBootKey: sbKey, SecureBootCert: sbCert, AllowDirty: true, KeelVersion: "test",
-		Events: func(e Event) { t.Logf("%s %.1fs %s", e.Stage, e.Seconds, e.Detail) }})
+	ctx := logctx.WithLogger(context.Background(), slog.New(slog.NewTextHandler(t.Output(), nil)))
+	res, err := Cut(ctx, Options{Distro: d, Cache: testenv.SharedCache(), Dir: rel, Date: day, Key: key,
+		SecureBootKey: sbKey, SecureBootCert: sbCert, AllowDirty: true, KeelVersion: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package release
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"github.com/keel-linux/keel/pkg/boot"
 	"github.com/keel-linux/keel/pkg/distro"
 	"github.com/keel-linux/keel/pkg/image"
+	"github.com/keel-linux/keel/pkg/logctx"
 	"github.com/keel-linux/keel/pkg/sbom"
 	"github.com/keel-linux/keel/pkg/scan"
 )
@@ -48,6 +50,7 @@ func imagesStage(ctx context.Context, dir string, m *Manifest, d *distro.Distro,
 	var boots []bootResult
 	reports := imageBaselines{}
 	po := scan.PurlOptions{Namespace: d.Config.Name, Distro: d.Config.Name + "-" + d.Config.Version}
+	logctx.FromContext(ctx).Info("plan", logctx.KindKey, "image", logctx.TotalKey, len(defs))
 	for _, def := range defs {
 		def := def
 		policy := baseline.Policy{SetuidAllowed: def.Setuid} // the host kernel's sysctls rule a container
@@ -128,11 +131,19 @@ func bootImage(ctx context.Context, dir string, res *image.Result, opt Options) 
 		}
 		o.Firmware, o.Vars = boot.OVMFSecureBoot, vars
 	}
+	step := logctx.StartStep(ctx, "boot", man.Image, "booting", "disk", br.Disk, "secure_boot", man.Boot.SecureBoot)
 	r, err := boot.Run(ctx, o)
 	if err != nil {
-		return br, fmt.Errorf("booting %s: %w", man.Image, err)
+		err = fmt.Errorf("booting %s: %w", man.Image, err)
+		step.Fail(err)
+		return br, err
 	}
 	br.OK, br.Reason, br.Seconds, br.Facts = r.OK, r.Reason, r.StatusAfter.Seconds(), r.Facts
+	if r.OK {
+		step.Done("booted", "facts", len(r.Facts))
+	} else {
+		step.Fail(errors.New(r.Reason))
+	}
 	if !r.OK {
 		_ = os.WriteFile(filepath.Join(dir, ReportsDir, "boot-"+man.Image+".console"), r.Console, 0o644)
 	}

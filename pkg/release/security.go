@@ -12,6 +12,7 @@ import (
 	"github.com/keel-linux/keel/pkg/advisory"
 	"github.com/keel-linux/keel/pkg/build"
 	"github.com/keel-linux/keel/pkg/distro"
+	"github.com/keel-linux/keel/pkg/logctx"
 	"github.com/keel-linux/keel/pkg/strictyaml"
 	"github.com/keel-linux/keel/pkg/sbom"
 	"github.com/keel-linux/keel/pkg/scan"
@@ -69,6 +70,8 @@ func securityStage(ctx context.Context, dir string, m *Manifest, d *distro.Distr
 	for _, p := range m.Packages {
 		files = append(files, filepath.Join(dir, p.File))
 	}
+	log := logctx.FromContext(ctx)
+	log.Info("scanning", "packages", len(files), "advisories", len(advs))
 	pkgs, err := scan.ReadRPMs(ctx, files)
 	if err != nil {
 		return err
@@ -108,6 +111,7 @@ func securityStage(ctx context.Context, dir string, m *Manifest, d *distro.Distr
 	m.CVEs = sum
 
 	// Exports from the one model, reproducible at the release date.
+	log.Info("exporting advisories", "formats", "csaf,openvex,osv,oval")
 	if err := os.MkdirAll(filepath.Join(dir, AdvisoriesDir), 0o755); err != nil {
 		return err
 	}
@@ -129,6 +133,7 @@ func securityStage(ctx context.Context, dir string, m *Manifest, d *distro.Distr
 	}
 
 	// SBOMs of the repository: every package with purl and digest.
+	log.Info("writing the repository SBOMs")
 	res, err := sbom.Generate(ctx, sbom.Options{Kind: "repo", Inputs: files, Name: d.Config.Name + "-" + m.Version + "-repo",
 		Version: m.Version, Created: now, Purl: po, Supplier: d.Config.PrettyName, Tool: "keel-" + m.Keel})
 	if err != nil {

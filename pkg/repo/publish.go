@@ -34,6 +34,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/keel-linux/keel/internal/heapfault"
+	"github.com/keel-linux/keel/pkg/logctx"
 	"github.com/keel-linux/keel/pkg/pgp"
 	"github.com/keel-linux/keel/pkg/repodata"
 	"github.com/keel-linux/keel/pkg/rpm"
@@ -49,8 +50,6 @@ type Options struct {
 	Compression     repodata.Compression
 	BaseURL         string // baseurl written to keel.repo (default file://<Dir>)
 	RepoID          string // section name in keel.repo (default "keel")
-	// Progress, when set, is told about each step (for the CLI).
-	Progress func(msg string)
 }
 
 // Result reports what Publish did.
@@ -116,10 +115,7 @@ func Publish(ctx context.Context, opt Options) (*Result, error) {
 	if sde == 0 {
 		stamp = time.Now()
 	}
-	progress := opt.Progress
-	if progress == nil {
-		progress = func(string) {}
-	}
+	log := logctx.FromContext(ctx)
 	unlock, err := lockRepo(dir)
 	if err != nil {
 		return nil, err
@@ -142,12 +138,12 @@ func Publish(ctx context.Context, opt Options) (*Result, error) {
 	default:
 		return nil, fmt.Errorf("publish: reading the current repository: %w", err)
 	}
-	progress(fmt.Sprintf("read the current repository: %d packages", len(existing)))
+	log.Info("read the current repository", "packages", len(existing))
 	inputs, err := prepare(ctx, opt, stamp)
 	if err != nil {
 		return nil, err
 	}
-	progress(fmt.Sprintf("checked and signed %d packages", len(inputs)))
+	log.Info("checked and signed", "packages", len(inputs))
 	res := &Result{}
 	onDisk := make(map[string]rpmdir.File, len(files))
 	for _, f := range files {
@@ -196,7 +192,7 @@ func Publish(ctx context.Context, opt Options) (*Result, error) {
 	if err := writePackages(ctx, dir, toWrite, stamp); err != nil {
 		return nil, err
 	}
-	progress(fmt.Sprintf("wrote %d packages", len(toWrite)))
+	log.Info("wrote", "packages", len(toWrite))
 	if len(add) == 0 && len(existing) > 0 && len(keep) == len(existing) {
 		gen, _ := currentGeneration(dir)
 		res.Generation, res.Packages = gen, len(keep)
@@ -206,7 +202,7 @@ func Publish(ctx context.Context, opt Options) (*Result, error) {
 		return res, nil
 	}
 	all := append(keep, add...)
-	progress(fmt.Sprintf("writing metadata for %d packages", len(all)))
+	log.Info("writing metadata", "packages", len(all))
 	gen, err := writeGeneration(dir, all, opt, stamp, prev)
 	if err != nil {
 		return nil, err
