@@ -17,6 +17,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/keel-linux/keel/pkg/logctx"
 )
 
 // Server timeouts. A response has no overall deadline (a 2 GiB package to
@@ -39,8 +41,6 @@ type ServeOptions struct {
 	Addr string // default 127.0.0.1:8080; binding elsewhere is the caller's explicit choice
 	// Ready, when set, receives the bound address once listening.
 	Ready func(addr string)
-	// Log receives one record per request; nil means slog.Default().
-	Log *slog.Logger
 }
 
 var contentTypes = map[string]string{
@@ -318,10 +318,8 @@ func (w *progressWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 
 // Serve serves the repository until ctx ends.
 func Serve(ctx context.Context, opt ServeOptions) error {
-	log := opt.Log
-	if log == nil {
-		log = slog.Default()
-	}
+	// One record per request, to the context's logger (logctx).
+	log := logctx.FromContext(ctx)
 	h, err := handler(opt.Dir, log)
 	if err != nil {
 		return err

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/keel-linux/keel/pkg/logctx"
 )
 
 // syncBuffer collects log output from the server's goroutines.
@@ -52,12 +54,11 @@ func (s *syncBuffer) records(t *testing.T) []map[string]any {
 func serveLogged(t *testing.T, dir string) (string, *syncBuffer) {
 	t.Helper()
 	logs := &syncBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(logctx.WithLogger(context.Background(), slog.New(slog.NewJSONHandler(logs, nil))))
 	addrc := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- Serve(ctx, ServeOptions{Dir: dir, Addr: "127.0.0.1:0", Log: slog.New(slog.NewJSONHandler(logs, nil)),
-			Ready: func(a string) { addrc <- a }})
+		done <- Serve(ctx, ServeOptions{Dir: dir, Addr: "127.0.0.1:0", Ready: func(a string) { addrc <- a }})
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 	select {
