@@ -46,15 +46,15 @@ for r in $(seq 1 "$rounds"); do
   sync
   if [ $((r % 2)) = 1 ]; then
     t crc-cold createrepo_c -q --no-database "$c"
-    t keel-cold "$keel" repo index --dir "$k"
-    t keelgz-cold "$keel" repo index --compression gzip --dir "$g"
+    t keel-cold "$keel" repo index --repo "$k"
+    t keelgz-cold "$keel" repo index --compression gzip --repo "$g"
   else
-    t keelgz-cold "$keel" repo index --compression gzip --dir "$g"
-    t keel-cold "$keel" repo index --dir "$k"
+    t keelgz-cold "$keel" repo index --compression gzip --repo "$g"
+    t keel-cold "$keel" repo index --repo "$k"
     t crc-cold createrepo_c -q --no-database "$c"
   fi
-  t keel-publish-cold "$keel" repo publish --dir "$p" "$rpms"
-  "$keel" repo index --unsigned --dir "$u" >/dev/null
+  t keel-publish-cold "$keel" repo publish --repo "$p" "$rpms"
+  "$keel" repo index --unsigned --repo "$u" >/dev/null
   # The four one-package updates run in a shuffled order each round (fixed
   # seed), each right after the package is copied in and synced: no tool
   # always runs after createrepo_c (which leaves caches and TLBs cold) or
@@ -64,9 +64,9 @@ for r in $(seq 1 "$rounds"); do
   for x in $(printf '%s\n' crc keel unsigned publish | shuf --random-source=<(yes "$r")); do
     case $x in
       crc) cp "$extra" "$c/"; sync; t crc-update createrepo_c -q --no-database --update "$c" ;;
-      keel) cp "$extra" "$k/"; sync; t keel-update "$keel" repo index --dir "$k" ;;
-      unsigned) cp "$extra" "$u/"; sync; t keel-update-unsigned "$keel" repo index --unsigned --dir "$u" ;;
-      publish) sync; t keel-publish-update "$keel" repo publish --dir "$p" "$extra" ;;
+      keel) cp "$extra" "$k/"; sync; t keel-update "$keel" repo index --repo "$k" ;;
+      unsigned) cp "$extra" "$u/"; sync; t keel-update-unsigned "$keel" repo index --unsigned --repo "$u" ;;
+      publish) sync; t keel-publish-update "$keel" repo publish --repo "$p" "$extra" ;;
     esac
   done
 done

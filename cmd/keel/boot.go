@@ -18,7 +18,7 @@ type bootExit struct{ reason string }
 func (e bootExit) Error() string { return "boot failed: " + e.reason }
 func (e bootExit) ExitCode() int { return 3 }
 
-func init() {
+func newBootCmd(a *app) *cobra.Command {
 	var (
 		secure                        bool
 		vars, enrollCert              string
@@ -44,6 +44,9 @@ hash, OpenSSL/FIPS health checks when openssl is installed), else --variant
 presets, and --expect assertions (key=value, key!=value, key~=regexp,
 key!~regexp).
 Exit status 3 when the guest did not boot or a fact is wrong.`,
+		Example: `  keel boot out/images/vm/vm.qcow2
+  keel boot out/images/guard/guard.raw --secure-boot --enroll-cert ~/.local/share/keel/keys/secureboot.crt
+  keel boot --kernel vmlinuz --initrd initrd.img --append console=ttyS0 --expect kernel.release~=^6\.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o := boot.Options{Timeout: timeout, Memory: memory, CPUs: cpus, Firmware: boot.OVMF,
@@ -106,9 +109,8 @@ Exit status 3 when the guest did not boot or a fact is wrong.`,
 				return err
 			}
 			out := cmd.OutOrStdout()
-			if globals.json {
-				enc := json.NewEncoder(out)
-				enc.Encode(map[string]any{"ok": res.OK, "reason": res.Reason, "status": res.Status,
+			if a.json {
+				emit(out, map[string]any{"ok": res.OK, "reason": res.Reason, "status": res.Status,
 					"status_after_s": res.StatusAfter.Seconds(), "facts": res.Facts, "failures": res.Failures})
 			} else {
 				for _, f := range res.Order {
@@ -140,9 +142,9 @@ Exit status 3 when the guest did not boot or a fact is wrong.`,
 	f.StringVar(&appendCmdline, "append", "", "kernel command line for --kernel")
 	f.BoolVar(&pvh, "pvh", false, "with --kernel: boot the ELF kernel inside the bzImage through its PVH entry (no SeaBIOS loader, no in-guest decompression)")
 	f.StringVar(&consoleLog, "console-log", "", "write the raw serial console to this file")
-	f.IntVar(&memory, "memory", 1024, "guest memory in MiB")
-	f.IntVar(&cpus, "cpus", 1, "guest CPUs")
-	rootCmd.AddCommand(cmd)
+	intFlagP(f, &memory, "memory", "", 1024, 64, 1<<20, "guest memory in MiB")
+	intFlagP(f, &cpus, "cpus", "", 1, 1, 64, "guest CPUs")
+	return cmd
 }
 
 // bootExpectations reads the image manifest beside disk (written by keel

@@ -2,15 +2,13 @@ package main
 
 import (
 	"fmt"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/keel-linux/keel/pkg/build"
-	"github.com/keel-linux/keel/pkg/distro"
 )
 
-func init() {
+func newBuildCmd(a *app) *cobra.Command {
 	var opt struct {
 		jobs    int
 		rebuild bool
@@ -27,16 +25,19 @@ change. Every ELF in every source-built RPM must pass the hardening check.
 
 Artifacts: <out>/rpms/<arch>/, <out>/srpms/, <out>/logs/<pkg>.log,
 <out>/reports/hardening/<pkg>.json and <out>/build.json.`,
+		Example: `  keel build                  # every package, cached where nothing changed
+  keel build -j 2 openssl     # openssl and what it needs, two at a time
+  keel build --json | jq -c 'select(.phase=="failed")'`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			d, err := loadDistro()
+			d, err := a.distro()
 			if err != nil {
 				return err
 			}
 			res, err := build.Run(cmd.Context(), build.Options{
-				Distro: d, Cache: cacheDir(), Out: globals.out, Jobs: opt.jobs,
+				Distro: d, Cache: a.cacheDir(), Out: a.out, Jobs: opt.jobs,
 				Only: args, Rebuild: opt.rebuild, Offline: opt.offline,
 			})
-			if res != nil && !globals.json {
+			if res != nil && !a.json && !a.quiet {
 				built, cached := 0, 0
 				for _, p := range res.Packages {
 					if p.Error == "" {
@@ -54,24 +55,8 @@ Artifacts: <out>/rpms/<arch>/, <out>/srpms/, <out>/logs/<pkg>.log,
 		},
 	}
 	f := cmd.Flags()
-	f.IntVarP(&opt.jobs, "jobs", "j", 0, "parallel package builds (default: build.jobs in keel.yaml, else CPUs)")
+	intFlagP(f, &opt.jobs, "jobs", "j", 0, 0, 1024, "parallel package builds (default: build.jobs in keel.yaml, else CPUs)")
 	f.BoolVar(&opt.rebuild, "rebuild", false, "ignore cached builds")
 	f.BoolVar(&opt.offline, "offline", false, "never use the network (lookaside and cache only)")
-	rootCmd.AddCommand(cmd)
-}
-
-// loadDistro resolves --distro, ./distro or the embedded tree.
-func loadDistro() (*distro.Distro, error) {
-	return distro.Resolve(globals.distro, cacheDir())
-}
-
-func cacheDir() string {
-	if globals.cache != "" {
-		abs, err := filepath.Abs(globals.cache)
-		if err == nil {
-			return abs
-		}
-		return globals.cache
-	}
-	return distro.DefaultCache()
+	return cmd
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -10,11 +9,14 @@ import (
 	"github.com/keel-linux/keel/pkg/host"
 )
 
-func init() {
+func newDoctorCmd(a *app) *cobra.Command {
 	var packages, backports bool
 	cmd := &cobra.Command{
-		Use:   "doctor",
-		Short: "List missing host tools and the command that installs them",
+		Use:     "doctor",
+		Short:   "List missing host tools and the command that installs them",
+		Long:    "Check every host tool keel's pipelines and tests run (rpmbuild, bwrap, QEMU, OVMF, ...) and print the command that installs the missing ones. Exit status 2 when any is missing.",
+		Example: "  keel doctor\n  keel doctor --packages   # the Debian packages, one per line",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out := cmd.OutOrStdout()
 			if packages {
@@ -22,16 +24,20 @@ func init() {
 				return nil
 			}
 			missing := host.Missing()
-			if globals.json {
+			if a.json {
 				type row struct {
 					Tool, Package, For string
 					Present            bool
 				}
-				var rows []row
 				for _, t := range host.Tools {
-					rows = append(rows, row{t.Name, t.Package, t.For, host.Present(t)})
+					if err := emit(out, row{t.Name, t.Package, t.For, host.Present(t)}); err != nil {
+						return err
+					}
 				}
-				return json.NewEncoder(out).Encode(rows)
+				if len(missing) > 0 {
+					return exitError{code: 2, err: fmt.Errorf("%d host tools missing", len(missing))}
+				}
+				return nil
 			}
 			for _, t := range host.Tools {
 				mark := "ok     "
@@ -50,15 +56,5 @@ func init() {
 	}
 	cmd.Flags().BoolVar(&packages, "packages", false, "print the Debian packages Keel needs, one per line (used by scripts/setup)")
 	cmd.Flags().BoolVar(&backports, "backports", false, "with --packages: the bookworm-backports ones")
-	rootCmd.AddCommand(cmd)
+	return cmd
 }
-
-// exitError carries an exit code through cobra.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e exitError) Error() string { return e.err.Error() }
-func (e exitError) ExitCode() int { return e.code }
-func (e exitError) Unwrap() error { return e.err }

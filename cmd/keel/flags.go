@@ -2,7 +2,12 @@ package main
 
 import (
 	"encoding/csv"
+	"fmt"
+	"strconv"
 	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // listFlag is a repeatable string flag: each occurrence appends (the first
@@ -50,4 +55,71 @@ func (f *listFlag) Type() string {
 		return "stringSlice"
 	}
 	return "stringArray"
+}
+
+// intFlag is an int flag that refuses values outside [min, max] when it is
+// parsed (`-j -3` is a usage error, not a pipeline's surprise). Every int
+// flag of keel is one (TestCommandTree checks).
+type intFlag struct {
+	p        *int
+	min, max int
+}
+
+func (f *intFlag) Set(v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return fmt.Errorf("%q is not a whole number", v)
+	}
+	if n < f.min || n > f.max {
+		return fmt.Errorf("%d is out of range: want %d to %d", n, f.min, f.max)
+	}
+	*f.p = n
+	return nil
+}
+
+func (f *intFlag) String() string { return strconv.Itoa(*f.p) }
+func (f *intFlag) Type() string   { return "int" }
+
+// intFlagP defines a range-checked int flag (shorthand may be "").
+func intFlagP(fs *pflag.FlagSet, p *int, name, shorthand string, def, min, max int, usage string) {
+	*p = def
+	fs.VarP(&intFlag{p: p, min: min, max: max}, name, shorthand, usage)
+}
+
+// deprecatedAlias keeps an old spelling of a flag of fs (cmd's flags or
+// persistent flags) working for one release: hidden from help, and a
+// warning naming the new spelling on stderr when used.
+func deprecatedAlias(cmd *cobra.Command, fs *pflag.FlagSet, old, shorthand, canonical string) {
+	f := fs.Lookup(canonical)
+	fs.VarP(f.Value, old, shorthand, f.Usage)
+	deprecate(cmd, fs, old, "--"+canonical)
+}
+
+// deprecate marks fs's flag name as an old spelling of instead. Not
+// pflag's MarkDeprecated: cobra prints that warning on the command's
+// output, which is stdout here (`keel keys export --dir D > key.asc`
+// would write it into the key file).
+func deprecate(cmd *cobra.Command, fs *pflag.FlagSet, name, instead string) {
+	f := fs.Lookup(name)
+	f.Value = &deprecatedValue{Value: f.Value, warn: func() {
+		fmt.Fprintf(cmd.ErrOrStderr(), "keel: --%s is deprecated and goes away in the next release; use %s\n", name, instead)
+	}}
+	f.Hidden = true
+	if f.Annotations == nil {
+		f.Annotations = map[string][]string{}
+	}
+	f.Annotations[deprecatedAnnotation] = []string{instead}
+}
+
+// deprecatedAnnotation marks an old flag spelling (TestCommandTree skips it).
+const deprecatedAnnotation = "keel/deprecated"
+
+type deprecatedValue struct {
+	pflag.Value
+	warn func()
+}
+
+func (d *deprecatedValue) Set(v string) error {
+	d.warn()
+	return d.Value.Set(v)
 }

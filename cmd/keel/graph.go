@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() {
+func newGraphCmd(a *app) *cobra.Command {
 	var f specFlags
 	var format string
 	cmd := &cobra.Command{
@@ -18,9 +18,11 @@ func init() {
 package needs which before it can build: a BuildRequires satisfied by another
 spec's binary package, or by the runtime Requires of such a package. Layers
 list packages that may build in parallel. Cycles are printed with the exact
-chain and make the command fail.`,
+chain and make the command fail. --json is --format json.`,
+		Example: `  keel graph
+  keel graph --format dot | dot -Tsvg > graph.svg`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			specs, errs, err := f.readSpecs(cmd.Context(), args)
+			specs, errs, err := f.readSpecs(cmd.Context(), a, args)
 			if err != nil {
 				return err
 			}
@@ -29,7 +31,7 @@ chain and make the command fail.`,
 				fmt.Fprintln(cmd.ErrOrStderr(), "keel graph:", e)
 			}
 			g := graph.New(specs)
-			if globals.json && format == "text" {
+			if a.json && format == "text" {
 				format = "json"
 			}
 			out := cmd.OutOrStdout()
@@ -41,7 +43,7 @@ chain and make the command fail.`,
 			case "dot":
 				err = g.WriteDOT(out)
 			default:
-				return fmt.Errorf("--format %q: expected text, json or dot", format)
+				return usageError{fmt.Errorf("--format %q: expected text, json or dot", format)}
 			}
 			if err != nil {
 				return err
@@ -57,5 +59,5 @@ chain and make the command fail.`,
 	}
 	f.register(cmd)
 	cmd.Flags().StringVar(&format, "format", "text", "output format: text, json or dot")
-	rootCmd.AddCommand(cmd)
+	return cmd
 }

@@ -1,98 +1,84 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	keeldistro "github.com/keel-linux/keel/distro"
+	"github.com/keel-linux/keel/pkg/distro"
 	"github.com/keel-linux/keel/pkg/image"
-	"github.com/keel-linux/keel/pkg/pgp"
-	"github.com/keel-linux/keel/pkg/uki"
 )
 
-// imageDefinition finds NAME in <distro>/images (./distro if present, else
-// the embedded tree) or reads PATH.
-func imageDefinition(arg string) (*image.Definition, error) {
+// imageDefinition reads PATH, or finds NAME in the tree's images/.
+func (a *app) imageDefinition(arg string) (*image.Definition, error) {
 	if strings.Contains(arg, "/") || strings.HasSuffix(arg, ".yaml") {
 		return image.Load("", arg)
 	}
-	if dir := imagesDir(); dir != "" {
-		return image.Load(dir, arg)
-	}
-	p := "images/" + arg + ".yaml"
-	data, err := fs.ReadFile(keeldistro.FS, p)
+	d, err := a.distro()
 	if err != nil {
-		return nil, fmt.Errorf("image %s: no such definition (keel image list shows them)", arg)
+		return nil, err
 	}
-	return image.Parse("(embedded) distro/"+p, data)
+	return image.Load(d.ImagesDir(), arg)
 }
 
-func imagesDir() string {
-	d := globals.distro
-	if d == "" {
-		if fi, err := os.Stat("distro/images"); err == nil && fi.IsDir() {
-			return "distro/images"
-		}
-		return ""
-	}
-	return filepath.Join(d, "images")
+func newImageCmd(a *app) *cobra.Command {
+	return group("image", "Compose container images and bootable disks from the repository", `Image definitions live in the tree's images/ (keel image list): each
+resolves packages from rpm-md repositories, installs them into a fresh root
+and writes its outputs (OCI layout, raw/qcow2/vhd disks with a UKI, optional
+dm-verity root) and a manifest.json.`, newImageBuildCmd(a), newImageListCmd(a))
 }
 
-func init() {
-	imageCmd := &cobra.Command{Use: "image", Short: "Compose images (containers now, bootable disks next) from the repository"}
+func newImageBuildCmd(a *app) *cobra.Command {
 	var repos []string
 	var rootOnly bool
 	var keys, sbKey, sbCert string
-	build := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "build NAME|PATH",
 		Short: "Resolve, install into a fresh root and write the image's outputs and manifest.json",
-		Args:  cobra.ExactArgs(1),
+		Long: `Build the image definition NAME (from the tree's images/) or PATH into
+<out>/images/NAME/. Bootable images sign their dm-verity root hash with the
+key in --keys and their UKI with the Secure Boot pair beside it (or
+--secureboot-key/--secureboot-cert). SOURCE_DATE_EPOCH, when set, stamps
+every file.`,
+		Example: `  keel image build container
+  keel image build vm --repo out/repo --keys /srv/keel/keys`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			def, err := imageDefinition(args[0])
+			def, err := a.imageDefinition(args[0])
 			if err != nil {
 				return err
 			}
-			sde, err := sourceDateEpoch()
+			sde, err := distro.Epoch()
 			if err != nil {
 				return err
 			}
 			if len(repos) == 0 {
-				repos = []string{filepath.Join(globals.out, "repo")}
+				repos = []string{a.repoDir("")}
 			}
-			opt := image.Options{Definition: def, Repos: repos, Out: filepath.Join(globals.out, "images"), SourceDateEpoch: sde, RootOnly: rootOnly,
+			opt := image.Options{Definition: def, Repos: repos, Out: filepath.Join(a.out, "images"), SourceDateEpoch: sde, RootOnly: rootOnly,
 				SecureBootKey: sbKey, SecureBootCert: sbCert}
 			if def.Kind == "bootable" {
 				// The distro key signs verity root hashes; only images with
 				// a verity root need it, and the build says so.
-				dir := keys
-				if dir == "" {
-					dir = pgp.DefaultDir()
-				}
-				k, err := pgp.LoadDir(dir)
+				kd := distro.KeysAt(keys)
+				k, err := kd.Signing()
 				if err != nil && keys != "" {
-					return fmt.Errorf("image build: loading the signing key: %w", err)
+					return fmt.Errorf("image build: %w", err)
 				}
 				opt.Key = k
 				// The Secure Boot pair `keel keys init` keeps beside it, unless given.
 				if sbKey == "" && sbCert == "" {
-					if _, err := os.Stat(filepath.Join(dir, uki.SigningKeyFile)); err == nil {
-						opt.SecureBootKey, opt.SecureBootCert = filepath.Join(dir, uki.SigningKeyFile), filepath.Join(dir, uki.SigningCertFile)
-					}
+					opt.SecureBootKey, opt.SecureBootCert = kd.SecureBoot()
 				}
 			}
 			res, err := image.Build(cmd.Context(), opt)
 			if err != nil {
 				return fmt.Errorf("image build: %w", err)
 			}
-			if globals.json {
-				return json.NewEncoder(cmd.OutOrStdout()).Encode(res.Manifest)
+			if a.json {
+				return emit(cmd.OutOrStdout(), res.Manifest)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: %d packages, %d files, %d bytes\n", def.Name, len(res.Manifest.Packages), res.Manifest.Files, res.Manifest.Size)
 			for _, o := range res.Manifest.Outputs {
@@ -106,38 +92,34 @@ func init() {
 			return nil
 		},
 	}
-	build.Flags().BoolVar(&rootOnly, "rootfs", false, "stop after composing the root filesystem (<out>/images/NAME/rootfs)")
-	build.Flags().Var(newListFlag(&repos, false), "repo", "repository directory (repeatable; default <out>/repo)")
-	build.Flags().StringVar(&keys, "keys", "", "key directory whose distro key signs verity root hashes (default $KEEL_KEYS or ~/.local/share/keel/keys)")
-	build.Flags().StringVar(&sbKey, "secureboot-key", "", "PEM private key that signs the UKI for Secure Boot (default: secureboot.key in the key directory, if present)")
-	build.Flags().StringVar(&sbCert, "secureboot-cert", "", "PEM X.509 certificate for --secureboot-key")
+	f := cmd.Flags()
+	f.BoolVar(&rootOnly, "rootfs", false, "stop after composing the root filesystem (<out>/images/NAME/rootfs)")
+	f.Var(newListFlag(&repos, false), "repo", "repository directory (repeatable; default <out>/repo)")
+	keysFlag(cmd, &keys, "whose key signs verity root hashes")
+	f.StringVar(&sbKey, "secureboot-key", "", "PEM private key that signs the UKI for Secure Boot (default: secureboot.key in the key directory, if present)")
+	f.StringVar(&sbCert, "secureboot-cert", "", "PEM X.509 certificate for --secureboot-key")
+	return cmd
+}
 
-	list := &cobra.Command{
-		Use:   "list",
-		Short: "List the image definitions",
-		Args:  cobra.NoArgs,
+func newImageListCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:     "list",
+		Short:   "List the image definitions",
+		Long:    "List the tree's image definitions (images/*.yaml): name, kind, output formats and description.",
+		Example: "  keel image list\n  keel image list --json | jq -r .name",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var defs []*image.Definition
-			if dir := imagesDir(); dir != "" {
-				d, err := image.List(dir)
-				if err != nil {
-					return err
-				}
-				defs = d
-			} else {
-				names, _ := fs.Glob(keeldistro.FS, "images/*.yaml")
-				sort.Strings(names)
-				for _, n := range names {
-					d, err := imageDefinition(strings.TrimSuffix(filepath.Base(n), ".yaml"))
-					if err != nil {
-						return err
-					}
-					defs = append(defs, d)
-				}
+			dist, err := a.distro()
+			if err != nil {
+				return err
+			}
+			defs, err := image.List(dist.ImagesDir())
+			if err != nil {
+				return err
 			}
 			for _, d := range defs {
-				if globals.json {
-					if err := json.NewEncoder(cmd.OutOrStdout()).Encode(d); err != nil {
+				if a.json {
+					if err := emit(cmd.OutOrStdout(), d); err != nil {
 						return err
 					}
 					continue
@@ -151,6 +133,4 @@ func init() {
 			return nil
 		},
 	}
-	imageCmd.AddCommand(build, list)
-	rootCmd.AddCommand(imageCmd)
 }

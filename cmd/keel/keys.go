@@ -2,101 +2,111 @@ package main
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"os"
-	"strconv"
-	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/keel-linux/keel/pkg/distro"
 	"github.com/keel-linux/keel/pkg/pgp"
 	"github.com/keel-linux/keel/pkg/uki"
 )
 
-// sourceDateEpoch is SOURCE_DATE_EPOCH as a time (zero when unset).
-func sourceDateEpoch() (int64, error) {
-	s := os.Getenv("SOURCE_DATE_EPOCH")
-	if s == "" {
-		return 0, nil
-	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || v < 0 {
-		return 0, fmt.Errorf("SOURCE_DATE_EPOCH=%q: want a non-negative integer of seconds", s)
-	}
-	return v, nil
+// keysFlag defines --keys DIR on cmd (the one spelling of the key directory).
+func keysFlag(cmd *cobra.Command, p *string, what string) {
+	cmd.Flags().StringVar(p, "keys", "", "key directory "+what+" (default: $KEEL_KEYS or ~/.local/share/keel/keys)")
 }
 
-func init() {
-	keys := &cobra.Command{Use: "keys", Short: "Manage Keel's OpenPGP signing key"}
+func newKeysCmd(a *app) *cobra.Command {
+	return group("keys", "Manage the OpenPGP and Secure Boot signing keys", `The key directory holds the distribution's Ed25519 OpenPGP signing key
+(packages, repomd.xml, release manifests, dm-verity root hashes) and the
+Secure Boot pair that signs UKIs. It defaults to $KEEL_KEYS or
+~/.local/share/keel/keys: outside any checkout, so secrets are never
+committed.`, newKeysInitCmd(a), newKeysExportCmd(a))
+}
+
+func newKeysInitCmd(a *app) *cobra.Command {
 	var dir, name, email string
 	var force bool
-	initCmd := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "init",
-		Short: "Generate the Ed25519 OpenPGP signing key (kept if it exists)",
+		Short: "Generate the Ed25519 OpenPGP signing key and the Secure Boot pair (kept if they exist)",
 		Long: `Generate an Ed25519 OpenPGP key pair that signs packages, repomd.xml and raw
-payloads such as a dm-verity root hash. The key directory defaults to
-$KEEL_KEYS or ~/.local/share/keel/keys (outside any checkout) and holds
-secret.asc (0600), RPM-GPG-KEY-keel (public, for clients) and ed25519.pub
+payloads such as a dm-verity root hash. The key directory holds secret.asc
+(0600), the public key for clients (` + pgp.PublicFile + `) and ed25519.pub
 (hex raw public key for crypto/ed25519 verifiers), plus the Secure Boot
 signing key for UKIs: secureboot.key (RSA-2048, 0600) and secureboot.crt
-(self-signed; enroll it as PK/KEK/db).`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if dir == "" {
-				dir = pgp.DefaultDir()
-			}
-			sde, err := sourceDateEpoch()
+(self-signed; enroll it as PK/KEK/db). The user ID defaults to the
+distribution's pretty_name and security@<home_url host> from keel.yaml.
+SOURCE_DATE_EPOCH, when set, is the keys' creation time.`,
+		Example: `  keel keys init
+  keel keys init --keys /srv/keel/keys --name "Acme Linux" --email sec@acme.example`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			keys := distro.KeysAt(dir)
+			created, err := distro.Now()
 			if err != nil {
 				return err
 			}
-			created := time.Now()
-			if sde != 0 {
-				created = time.Unix(sde, 0)
+			var pub distro.Publisher
+			if name == "" || email == "" {
+				d, err := a.distro()
+				if err != nil {
+					return err
+				}
+				pub = d.Publisher()
 			}
-			k, made, err := pgp.InitDir(dir, name, email, created, force)
+			if name == "" {
+				name = pub.Name
+			}
+			if email == "" {
+				email = pub.Email
+			}
+			k, made, err := pgp.InitDir(keys.Dir, name, email, created, force)
 			if err != nil {
 				return fmt.Errorf("keys init: %w", err)
 			}
-			// The Secure Boot signing key for UKIs lives beside it.
-			sbKey, sbCert, sbMade, err := uki.InitSigningKey(dir, "Keel Linux Secure Boot signing key", created)
+			sbKey, sbCert, sbMade, err := uki.InitSigningKey(keys.Dir, name+" Secure Boot signing key", created)
 			if err != nil {
 				return fmt.Errorf("keys init: %w", err)
 			}
-			info := map[string]any{"dir": dir, "created": made, "fingerprint": k.Fingerprint(),
-				"key_id": k.KeyID(), "ed25519_public": hex.EncodeToString(k.Ed25519PublicKey()),
-				"secureboot_key": sbKey, "secureboot_cert": sbCert, "secureboot_created": sbMade}
-			if globals.json {
-				return json.NewEncoder(cmd.OutOrStdout()).Encode(info)
+			if a.json {
+				return emit(cmd.OutOrStdout(), map[string]any{"dir": keys.Dir, "created": made, "fingerprint": k.Fingerprint(),
+					"key_id": k.KeyID(), "ed25519_public": hex.EncodeToString(k.Ed25519PublicKey()),
+					"secureboot_key": sbKey, "secureboot_cert": sbCert, "secureboot_created": sbMade})
 			}
 			verb := "existing"
 			if made {
 				verb = "new"
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s key %s in %s (Secure Boot: %s)\n", verb, k.Fingerprint(), dir, sbCert)
+			fmt.Fprintf(cmd.OutOrStdout(), "%s key %s in %s (Secure Boot: %s)\n", verb, k.Fingerprint(), keys.Dir, sbCert)
 			return nil
 		},
 	}
-	initCmd.Flags().StringVar(&dir, "dir", "", "key directory (default $KEEL_KEYS or ~/.local/share/keel/keys)")
-	initCmd.Flags().StringVar(&name, "name", "Keel Linux", "user ID name")
-	initCmd.Flags().StringVar(&email, "email", "security@keel-linux.invalid", "user ID e-mail")
-	initCmd.Flags().BoolVar(&force, "force", false, "replace an existing key")
+	keysFlag(cmd, &dir, "to write")
+	deprecatedAlias(cmd, cmd.Flags(), "dir", "", "keys")
+	cmd.Flags().StringVar(&name, "name", "", "user ID name (default: keel.yaml's pretty_name)")
+	cmd.Flags().StringVar(&email, "email", "", "user ID e-mail (default: security@<keel.yaml home_url host>)")
+	cmd.Flags().BoolVar(&force, "force", false, "replace an existing key")
+	return cmd
+}
 
-	var expDir string
-	exportCmd := &cobra.Command{
-		Use:   "export",
-		Short: "Print the public key (RPM-GPG-KEY-keel)",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if expDir == "" {
-				expDir = pgp.DefaultDir()
-			}
-			k, err := pgp.LoadDir(expDir)
+func newKeysExportCmd(a *app) *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:     "export",
+		Short:   "Print the public OpenPGP key (" + pgp.PublicFile + ")",
+		Long:    "Print the ASCII-armoured public half of the signing key, the file dnf clients import (gpgkey=).",
+		Example: "  keel keys export > " + pgp.PublicFile,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			k, err := distro.KeysAt(dir).Signing()
 			if err != nil {
 				return fmt.Errorf("keys export: %w", err)
 			}
 			return k.WritePublic(cmd.OutOrStdout())
 		},
 	}
-	exportCmd.Flags().StringVar(&expDir, "dir", "", "key directory (default $KEEL_KEYS or ~/.local/share/keel/keys)")
-	keys.AddCommand(initCmd, exportCmd)
-	rootCmd.AddCommand(keys)
+	keysFlag(cmd, &dir, "to read")
+	deprecatedAlias(cmd, cmd.Flags(), "dir", "", "keys")
+	return cmd
 }

@@ -2,17 +2,45 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/keel-linux/keel/internal/testenv"
 )
+
+// keel runs one command line in-process on a fresh command tree.
+func keel(t *testing.T, ctx context.Context, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(ctx, args, &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+// walk calls f on every command of a fresh tree but help and completion.
+func walk(f func(c *cobra.Command)) {
+	var rec func(c *cobra.Command)
+	rec = func(c *cobra.Command) {
+		f(c)
+		for _, sub := range c.Commands() {
+			if sub.Hidden || sub.Name() == "help" || sub.Name() == "completion" {
+				continue
+			}
+			rec(sub)
+		}
+	}
+	root := newRootCmd(&app{})
+	root.InitDefaultHelpCmd()
+	rec(root)
+}
 
 // The README's CLI reference must name every command keel has.
 func TestREADMEListsEveryCommand(t *testing.T) {
@@ -21,31 +49,221 @@ func TestREADMEListsEveryCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	readme := string(data)
-	var walk func(c *cobra.Command, prefix string)
-	walk = func(c *cobra.Command, prefix string) {
-		for _, sub := range c.Commands() {
-			if sub.Hidden || sub.Name() == "help" || sub.Name() == "completion" {
-				continue
+	walk(func(c *cobra.Command) {
+		if !c.HasParent() {
+			return
+		}
+		if !documented(readme, c.Parent().CommandPath(), c.Name()) {
+			t.Errorf("README.md does not document `%s`", c.CommandPath())
+		}
+	})
+}
+
+// concepts: a flag whose usage starts with the phrase is that concept and
+// must be spelt the one way (README "CLI reference": one dialect).
+var concepts = []struct {
+	usage *regexp.Regexp
+	name  string
+}{
+	{regexp.MustCompile(`^key directory`), "keys"},
+	{regexp.MustCompile(`^output file`), "output"},
+	{regexp.MustCompile(`^output directory`), "out"},
+	{regexp.MustCompile(`^repository directory`), "repo"},
+	{regexp.MustCompile(`^(output|document|report) format`), "format"},
+	{regexp.MustCompile(`^trusted public key`), "key"},
+}
+
+// TestCommandTree holds every command to the dialect, so a new command
+// cannot break it: help texts, flag spellings, range-checked numbers, and
+// errors under --json printed as JSON.
+func TestCommandTree(t *testing.T) {
+	shorthands := map[string]string{} // flag name -> shorthand, tree-wide
+	walk(func(c *cobra.Command) {
+		path := c.CommandPath()
+		if c.Short == "" || c.Long == "" {
+			t.Errorf("%s: needs Short and Long help", path)
+		}
+		if c.Runnable() && !c.HasSubCommands() && c.Example == "" {
+			t.Errorf("%s: needs an Example", path)
+		}
+		if strings.Contains(c.Long, "once they exist") || strings.Contains(c.Long, "once those") {
+			t.Errorf("%s: help describes stages that do not exist yet", path)
+		}
+		check := func(f *pflag.Flag) {
+			if f.Name == "help" || f.Name == "version" && !c.HasParent() {
+				return
 			}
-			name := prefix + " " + sub.Name()
-			if !documented(readme, prefix, sub.Name()) {
-				t.Errorf("README.md does not document `%s`", name)
+			if f.Usage == "" {
+				t.Errorf("%s --%s: no usage text", path, f.Name)
 			}
-			walk(sub, name)
+			if f.Deprecated != "" {
+				t.Errorf("%s --%s: pflag's MarkDeprecated warns on stdout; use deprecate", path, f.Name)
+			}
+			if f.Annotations[deprecatedAnnotation] != nil {
+				return
+			}
+			if f.Value.Type() == "int" {
+				if _, ok := f.Value.(*intFlag); !ok {
+					t.Errorf("%s --%s: int flag without a range check (use intFlagP)", path, f.Name)
+				}
+			}
+			for _, cn := range concepts {
+				if cn.usage.MatchString(f.Usage) && f.Name != cn.name {
+					t.Errorf("%s --%s: %q is spelt --%s everywhere", path, f.Name, cn.usage, cn.name)
+				}
+			}
+			if f.Name == "dir" || f.Name == "output-dir" || f.Name == "out-dir" {
+				t.Errorf("%s --%s: an old spelling; use --keys, --repo or --out", path, f.Name)
+			}
+			if s, ok := shorthands[f.Name]; ok && s != f.Shorthand {
+				t.Errorf("%s --%s: shorthand %q, elsewhere %q", path, f.Name, f.Shorthand, s)
+			}
+			shorthands[f.Name] = f.Shorthand
+		}
+		c.LocalFlags().VisitAll(check)
+		c.InheritedFlags().VisitAll(check)
+
+		if !c.Runnable() {
+			return
+		}
+		args := append(strings.Fields(path)[1:], "--json", "--no-such-flag")
+		stdout, stderr, code := keel(t, context.Background(), args...)
+		if code != 2 {
+			t.Errorf("%s --no-such-flag: exit %d, want 2 (usage error)", path, code)
+		}
+		var rep errorReport
+		if err := json.Unmarshal([]byte(stderr), &rep); err != nil || rep.Error == "" || strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
+			t.Errorf("%s --json: error is not one JSON object with \"error\": %q (%v)", path, stderr, err)
+		}
+		if stdout != "" {
+			t.Errorf("%s --json with a usage error printed on stdout: %q", path, stdout)
+		}
+	})
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string // in stderr
+	}{
+		{[]string{"build", "-j", "-3"}, "out of range"},
+		{[]string{"boot", "--cpus", "0"}, "out of range"},
+		{[]string{"verify"}, "Usage:"},
+		{[]string{"bogus"}, `unknown command "bogus"`},
+		{[]string{"repo", "bogus"}, `unknown command "bogus" for "keel repo"`},
+		{[]string{"-v", "-q", "version"}, "contradict"},
+		{[]string{"graph", "--format", "svg"}, "expected text, json or dot"},
+	} {
+		_, stderr, code := keel(t, context.Background(), tc.args...)
+		if code != 2 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("keel %s: exit %d, stderr %q; want exit 2 and %q", strings.Join(tc.args, " "), code, stderr, tc.want)
 		}
 	}
-	walk(rootCmd, "keel")
+}
+
+func TestVersion(t *testing.T) {
+	out, _, code := keel(t, context.Background(), "version")
+	if code != 0 || out != "keel "+version+"\n" {
+		t.Errorf("keel version: %d %q", code, out)
+	}
+	out, _, _ = keel(t, context.Background(), "version", "--json")
+	if out != `{"version":"`+version+`"}`+"\n" {
+		t.Errorf("keel version --json: %q", out)
+	}
+}
+
+// A cancelled run (Ctrl-C) says "interrupted" and exits 130.
+func TestInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	if err := os.WriteFile(data, make([]byte, 1<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, stderr, code := keel(t, ctx, "verity", "format", data, filepath.Join(dir, "hash"))
+	if code != 130 || stderr != "keel: interrupted\n" {
+		t.Errorf("interrupted: exit %d, stderr %q", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "hash")); err == nil {
+		t.Error("an interrupted verity format left its output")
+	}
+}
+
+// The old --dir of keys still works for one release, with a warning.
+func TestDeprecatedKeyDir(t *testing.T) {
+	dir := t.TempDir()
+	_, stderr, code := keel(t, context.Background(), "keys", "export", "--dir", dir)
+	if code != 1 || !strings.Contains(stderr, "--dir is deprecated and goes away in the next release; use --keys") || !strings.Contains(stderr, dir) {
+		t.Errorf("keys export --dir: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// Errors name file and line under --json.
+func TestDescribe(t *testing.T) {
+	for _, tc := range []struct {
+		msg  string
+		want errorReport
+	}{
+		{"reading specs: /d/SPECS/a/a.spec:12: bad macro", errorReport{File: "/d/SPECS/a/a.spec", Line: 12}},
+		{"/d/keel.yaml: line 3: field pakages not found", errorReport{File: "/d/keel.yaml", Line: 3}},
+		{"image vm: /d/images/vm.yaml: no such definition", errorReport{File: "/d/images/vm.yaml"}},
+		{"signing key in /k/secret.asc: missing (run `keel keys init` or pass --keys DIR)", errorReport{File: "/k/secret.asc", Hint: "run `keel keys init` or pass --keys DIR"}},
+		{"3 specs failed", errorReport{}},
+	} {
+		got := describe(errString(tc.msg))
+		tc.want.Error = tc.msg
+		if got != tc.want {
+			t.Errorf("describe(%q) = %+v, want %+v", tc.msg, got, tc.want)
+		}
+	}
+}
+
+type errString string
+
+func (e errString) Error() string { return string(e) }
+
+func FuzzDescribe(f *testing.F) {
+	for _, s := range []string{"a.spec:1: x", "/x.yaml: line 2: y", "(run keel keys init)", "", "::1:"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r := describe(errString(s))
+		if r.Error != s || r.Line < 0 {
+			t.Fatalf("describe(%q) = %+v", s, r)
+		}
+	})
+}
+
+// `keel specs` outside a checkout reads the embedded tree, with the dist
+// tag in every EVR; a broken keel.yaml is reported, not skipped.
+func TestSpecsOutsideCheckout(t *testing.T) {
+	t.Chdir(t.TempDir())
+	out, stderr, code := keel(t, context.Background(), "--cache", t.TempDir(), "specs")
+	if code != 0 {
+		t.Fatalf("keel specs outside a checkout: exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(out, ".kl1 (") {
+		t.Errorf("keel specs: EVRs without the dist tag:\n%s", out)
+	}
+	bad := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bad, "keel.yaml"), []byte("name: x\npakages: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code = keel(t, context.Background(), "--json", "-C", bad, "specs")
+	var rep errorReport
+	if code != 1 || json.Unmarshal([]byte(stderr), &rep) != nil || !strings.HasSuffix(rep.File, "keel.yaml") {
+		t.Errorf("keel specs on a bad keel.yaml: exit %d, %q", code, stderr)
+	}
 }
 
 func TestDoctorPackages(t *testing.T) {
-	var out bytes.Buffer
-	rootCmd.SetOut(&out)
-	rootCmd.SetArgs([]string{"doctor", "--packages"})
-	if err := rootCmd.Execute(); err != nil {
-		t.Fatal(err)
+	out, stderr, code := keel(t, context.Background(), "doctor", "--packages")
+	if code != 0 {
+		t.Fatal(stderr)
 	}
 	for _, p := range []string{"rpm", "bubblewrap", "qemu-system-x86", "dnf"} {
-		if !strings.Contains(out.String(), p+"\n") {
+		if !strings.Contains(out, p+"\n") {
 			t.Errorf("doctor --packages lacks %s", p)
 		}
 	}
@@ -102,28 +320,5 @@ func TestListFlag(t *testing.T) {
 	}
 	if err := newListFlag(&empty, true).Set(`"unterminated`); err == nil {
 		t.Error("bad CSV accepted")
-	}
-}
-
-// TestEarlyInitComesLate: the repo walk starts from early's init, which
-// must run after pkg/repodata's (and so after the crypto, compression and
-// sqlite packages whose init writes most; see early's package comment).
-// This test binary links what keel links; its init trace tells the order.
-func TestEarlyInitComesLate(t *testing.T) {
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
-	pos := map[string]int{}
-	for i, l := range strings.Split(string(out), "\n") {
-		if f := strings.Fields(l); len(f) > 1 && f[0] == "init" {
-			pos[f[1]] = i + 1
-		}
-	}
-	early, repodata := pos["github.com/keel-linux/keel/cmd/keel/internal/early"], pos["github.com/keel-linux/keel/pkg/repodata"]
-	if early == 0 || repodata == 0 || early < repodata {
-		t.Fatalf("init order: early at %d, pkg/repodata at %d (0: not traced); want early after repodata", early, repodata)
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -13,51 +12,55 @@ import (
 	"github.com/keel-linux/keel/pkg/distro"
 	"github.com/keel-linux/keel/pkg/pgp"
 	"github.com/keel-linux/keel/pkg/release"
-	"github.com/keel-linux/keel/pkg/uki"
 )
 
-func init() {
-	rel := &cobra.Command{Use: "release", Short: "Cut, diff and promote monthly roll-up releases (<version>.YYYYMMDD)"}
+func newReleaseCmd(a *app) *cobra.Command {
 	var dir string
-	rel.PersistentFlags().StringVar(&dir, "releases", "releases", "the releases directory")
+	c := group("release", "Cut, diff and promote monthly roll-up releases (<version>.YYYYMMDD)", `A release is an immutable directory releases/<version>.YYYYMMDD/: the signed
+repository, images, gates, notes, provenance and a signed manifest. Channels
+(preview, stable) are symlinks that promote moves.`,
+		newReleaseCutCmd(a, &dir), newReleaseDiffCmd(a, &dir), newReleasePromoteCmd(a, &dir))
+	c.PersistentFlags().StringVar(&dir, "releases", "releases", "the releases directory")
+	return c
+}
 
+func newReleaseCutCmd(a *app, dir *string) *cobra.Command {
 	var date, channel, keys string
 	var security, allowDirty bool
-	cut := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "cut",
 		Short: "Build, publish, gate, document and sign a release into releases/<version>.YYYYMMDD/",
 		Long: `Turn the distribution tree into a signed release in one command: an
-incremental build, the signed repository, kernel-config and hardening gates
-(image, CVE-SLA and boot gates once those stages exist), notes from data
-(notes.json, notes.md, index.html), SLSA provenance for every package, and a
-signed manifest of every file. Nothing under releases/ changes unless the
-whole cut succeeds. Re-running on unchanged inputs is a no-op.`,
+incremental build, the signed repository, the images with their boot tests,
+the kernel-config, hardening, image-baseline, CVE-SLA and boot gates, notes
+from data (notes.json, notes.md, index.html), SLSA provenance for every
+package, and a signed manifest of every file. Nothing under releases/ changes
+unless the whole cut succeeds. Re-running on unchanged inputs is a no-op.
+Exit status 4 when a gate fails.`,
+		Example: `  keel release cut
+  keel release cut --date 2026-12-01 --channel stable
+  keel release cut --security          # out-of-band fix on top of the last release`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			d, err := loadDistro()
+			d, err := a.distro()
 			if err != nil {
 				return err
 			}
-			k, err := loadKey(keys)
+			kd := distro.KeysAt(keys)
+			k, err := kd.Signing()
 			if err != nil {
 				return err
 			}
-			keyDir := keys
-			if keyDir == "" {
-				keyDir = pgp.DefaultDir()
-			}
-			var sbKey, sbCert string
-			if _, err := os.Stat(filepath.Join(keyDir, uki.SigningKeyFile)); err == nil {
-				sbKey, sbCert = filepath.Join(keyDir, uki.SigningKeyFile), filepath.Join(keyDir, uki.SigningCertFile)
-			}
+			sbKey, sbCert := kd.SecureBoot()
 			var day time.Time
 			if date != "" {
 				if day, err = time.Parse("2006-01-02", date); err != nil {
-					return fmt.Errorf("--date %q: want YYYY-MM-DD", date)
+					return usageError{fmt.Errorf("--date %q: want YYYY-MM-DD", date)}
 				}
 			}
 			out := cmd.OutOrStdout()
 			res, err := release.Cut(cmd.Context(), release.Options{
-				Distro: d, Cache: cacheDir(), Dir: dir, Date: day, Channel: channel, Security: security,
+				Distro: d, Cache: a.cacheDir(), Dir: *dir, Date: day, Channel: channel, Security: security,
 				Key: k, SecureBootKey: sbKey, SecureBootCert: sbCert, AllowDirty: allowDirty, KeelVersion: version,
 			})
 			if err != nil {
@@ -67,7 +70,7 @@ whole cut succeeds. Re-running on unchanged inputs is a no-op.`,
 				}
 				return err
 			}
-			if !globals.json {
+			if !a.json {
 				if res.NoOp {
 					fmt.Fprintf(out, "release %s is up to date: %s\n", res.Manifest.Version, res.Dir)
 				} else {
@@ -77,20 +80,24 @@ whole cut succeeds. Re-running on unchanged inputs is a no-op.`,
 			return nil
 		},
 	}
-	f := cut.Flags()
+	f := cmd.Flags()
 	f.StringVar(&date, "date", "", "release date YYYY-MM-DD (default: today, UTC)")
 	f.StringVar(&channel, "channel", "preview", "preview or stable")
 	f.BoolVar(&security, "security", false, "out-of-band security release on top of the last release")
 	f.BoolVar(&allowDirty, "allow-dirty", false, "allow uncommitted changes in a git tree")
-	f.StringVar(&keys, "keys", "", "signing key directory (default $KEEL_KEYS or ~/.local/share/keel/keys)")
+	keysFlag(cmd, &keys, "whose keys sign the release")
+	return cmd
+}
 
-	diff := &cobra.Command{
+func newReleaseDiffCmd(a *app, dir *string) *cobra.Command {
+	return &cobra.Command{
 		Use:   "diff A B",
 		Short: "What changed between two releases or source trees: packages (old → new EVR), kernels and their config options, gates",
 		Long: `A and B are each a release (a version under --releases, or a release
 directory) or a distribution source tree (a directory with keel.yaml, built
 incrementally through the cache to know its packages).`,
-		Args: cobra.ExactArgs(2),
+		Example: "  keel release diff 1.0.20261101 1.0.20261201\n  keel release diff 1.0.20261201 distro",
+		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			side := func(arg string) (*release.Manifest, string, func(), error) {
 				if _, err := os.Stat(filepath.Join(arg, "keel.yaml")); err == nil {
@@ -98,10 +105,10 @@ incrementally through the cache to know its packages).`,
 					if err != nil {
 						return nil, "", nil, err
 					}
-					m, tmp, err := release.Snapshot(cmd.Context(), d, cacheDir())
+					m, tmp, err := release.Snapshot(cmd.Context(), d, a.cacheDir())
 					return m, tmp, func() { os.RemoveAll(tmp) }, err
 				}
-				p := releasePath(dir, arg)
+				p := releasePath(*dir, arg)
 				m, err := release.ReadManifest(p)
 				return m, p, func() {}, err
 			}
@@ -116,51 +123,62 @@ incrementally through the cache to know its packages).`,
 			}
 			defer cb()
 			n := release.DiffManifests(da, ma, db, mb)
-			if globals.json {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(n)
+			if a.json {
+				return emit(cmd.OutOrStdout(), n)
 			}
 			fmt.Fprint(cmd.OutOrStdout(), n.Markdown())
 			return nil
 		},
 	}
+}
+
+func newReleasePromoteCmd(a *app, dir *string) *cobra.Command {
 	var to string
-	promote := &cobra.Command{
-		Use:   "promote VERSION",
-		Short: "Point a channel (default stable) at an existing release, without rebuilding",
-		Args:  cobra.ExactArgs(1),
+	cmd := &cobra.Command{
+		Use:     "promote VERSION",
+		Short:   "Point a channel (default stable) at an existing release, without rebuilding",
+		Long:    "Point the channel symlink under --releases at VERSION, atomically. The release itself is not touched.",
+		Example: "  keel release promote 1.0.20261201\n  keel release promote 1.0.20261201 --to preview",
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := release.Promote(dir, args[0], to); err != nil {
+			if err := release.Promote(*dir, args[0], to); err != nil {
 				return err
+			}
+			if a.json {
+				return emit(cmd.OutOrStdout(), map[string]string{"channel": to, "release": args[0]})
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s -> %s\n", to, args[0])
 			return nil
 		},
 	}
-	promote.Flags().StringVar(&to, "to", "stable", "channel to point at the release")
-	rel.AddCommand(cut, diff, promote)
-	rootCmd.AddCommand(rel)
+	cmd.Flags().StringVar(&to, "to", "stable", "channel to point at the release")
+	return cmd
+}
 
+func newVerifyCmd(a *app) *cobra.Command {
 	var keyFile string
-	verify := &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "verify RELEASE_DIR",
 		Short: "Check a downloaded release end to end: signatures, digests, provenance, repository",
-		Args:  cobra.ExactArgs(1),
+		Long: `Check a release directory against a trusted public key: the signed
+manifest, every file's digest, each package's SLSA provenance and signature,
+and the repository metadata. Exit status 3 when anything is wrong.`,
+		Example: "  keel verify releases/1.0.20261201 --key " + pgp.PublicFile,
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if keyFile == "" {
-				keyFile = filepath.Join(pgp.DefaultDir(), pgp.PublicFile)
+				keyFile = distro.KeysAt("").PublicKey()
 			}
 			kr, err := pgp.LoadKeyring(keyFile)
 			if err != nil {
-				return fmt.Errorf("trusted key: %w (pass --key RPM-GPG-KEY-keel obtained out of band)", err)
+				return fmt.Errorf("trusted key: %w (pass --key FILE, the public key obtained out of band)", err)
 			}
 			rep, err := release.Verify(cmd.Context(), args[0], kr)
 			if err != nil {
 				return err
 			}
-			if globals.json {
-				json.NewEncoder(cmd.OutOrStdout()).Encode(rep)
+			if a.json {
+				emit(cmd.OutOrStdout(), rep)
 			} else {
 				for _, p := range rep.Problems {
 					fmt.Fprintln(cmd.OutOrStdout(), "PROBLEM", p)
@@ -173,8 +191,8 @@ incrementally through the cache to know its packages).`,
 			return nil
 		},
 	}
-	verify.Flags().StringVar(&keyFile, "key", "", "trusted public key (default: the local key directory's RPM-GPG-KEY-keel)")
-	rootCmd.AddCommand(verify)
+	trustedKeyFlag(cmd, &keyFile)
+	return cmd
 }
 
 // releasePath accepts a version (looked up under the releases directory) or a path.
@@ -183,15 +201,4 @@ func releasePath(dir, arg string) string {
 		return arg
 	}
 	return filepath.Join(dir, arg)
-}
-
-func loadKey(dir string) (*pgp.Key, error) {
-	if dir == "" {
-		dir = pgp.DefaultDir()
-	}
-	k, err := pgp.LoadDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("signing key in %s: %w (run `keel keys init`)", dir, err)
-	}
-	return k, nil
 }

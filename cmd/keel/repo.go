@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/keel-linux/keel/pkg/distro"
 	"github.com/keel-linux/keel/pkg/pgp"
 	"github.com/keel-linux/keel/pkg/repo"
 	"github.com/keel-linux/keel/pkg/repodata"
@@ -43,102 +43,142 @@ func expandRPMs(args []string) ([]string, error) {
 	return out, nil
 }
 
-func init() {
-	repoCmd := &cobra.Command{Use: "repo", Short: "Publish, verify and serve the signed package repository"}
-	var dir, keys, comp, baseURL string
-	publish := &cobra.Command{
+func newRepoCmd(a *app) *cobra.Command {
+	var dir string
+	c := group("repo", "Publish, verify and serve the signed package repository", `An rpm-md repository that dnf reads: signed packages, repomd.xml signed
+by the distribution key, a .repo file and the public key beside them. The
+repository directory is --repo (default <out>/repo). SOURCE_DATE_EPOCH, when
+set, stamps the metadata.`,
+		newRepoPublishCmd(a, &dir), newRepoIndexCmd(a, &dir), newRepoVerifyCmd(a, &dir), newRepoServeCmd(a, &dir))
+	c.PersistentFlags().StringVar(&dir, "repo", "", "repository directory (default <out>/repo)")
+	deprecatedAlias(c, c.PersistentFlags(), "dir", "", "repo")
+	return c
+}
+
+// repoDir is --repo, else <out>/repo.
+func (a *app) repoDir(dir string) string {
+	if dir != "" {
+		return dir
+	}
+	return filepath.Join(a.out, "repo")
+}
+
+func newRepoPublishCmd(a *app, dir *string) *cobra.Command {
+	var keys, comp, baseURL string
+	cmd := &cobra.Command{
 		Use:   "publish [RPM|DIR...]",
 		Short: "Sign packages and add them to the repository (atomic, incremental)",
+		Long: `Sign the given packages (directories: every binary .rpm under them) with the
+distribution key and add them to the repository. Readers see the old or the
+new repository, never a mix; packages already there with the same content
+are unchanged.`,
+		Example: `  keel repo publish out/rpms
+  keel repo publish --repo /srv/repo --base-url https://example.org/repo x.rpm`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rpms, err := expandRPMs(args)
 			if err != nil {
 				return fmt.Errorf("repo publish: %w", err)
 			}
-			if keys == "" {
-				keys = pgp.DefaultDir()
-			}
-			k, err := pgp.LoadDir(keys)
+			k, err := distro.KeysAt(keys).Signing()
 			if err != nil {
-				return fmt.Errorf("repo publish: loading the signing key (run keel keys init): %w", err)
+				return fmt.Errorf("repo publish: %w", err)
 			}
-			sde, err := sourceDateEpoch()
+			sde, err := distro.Epoch()
 			if err != nil {
 				return err
 			}
-			res, err := repo.Publish(cmd.Context(), repo.Options{Dir: repoDir(dir), Packages: rpms, Key: k,
+			res, err := repo.Publish(cmd.Context(), repo.Options{Dir: a.repoDir(*dir), Packages: rpms, Key: k,
 				SourceDateEpoch: sde, Compression: repodata.Compression(comp), BaseURL: baseURL})
 			if err != nil {
 				return err
 			}
-			if globals.json {
-				return json.NewEncoder(cmd.OutOrStdout()).Encode(res)
+			if a.json {
+				return emit(cmd.OutOrStdout(), res)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%d added, %d unchanged, %d packages in %s (generation %s)\n",
-				len(res.Added), len(res.Unchanged), res.Packages, repoDir(dir), res.Generation)
+				len(res.Added), len(res.Unchanged), res.Packages, a.repoDir(*dir), res.Generation)
 			return nil
 		},
 	}
-	publish.Flags().StringVar(&keys, "keys", "", "key directory (default $KEEL_KEYS or ~/.local/share/keel/keys)")
-	publish.Flags().StringVar(&comp, "compression", "zstd", "metadata compression: zstd, gzip or none")
-	publish.Flags().StringVar(&baseURL, "base-url", "", "baseurl for the generated keel.repo (default file://DIR)")
+	keysFlag(cmd, &keys, "whose key signs")
+	compressionFlag(cmd, &comp)
+	cmd.Flags().StringVar(&baseURL, "base-url", "", "baseurl for the generated .repo file (default file://DIR)")
+	return cmd
+}
 
+func compressionFlag(cmd *cobra.Command, p *string) {
+	cmd.Flags().StringVar(p, "compression", "zstd", "metadata compression: zstd, gzip or none")
+}
+
+func newRepoIndexCmd(a *app, dir *string) *cobra.Command {
+	var keys, comp string
 	var unsigned bool
-	index := &cobra.Command{
-		Use:         "index",
-		Annotations: map[string]string{signalsDefault: "atomic: kill -9 leaves the old or the new repository"},
-		Short:       "Regenerate the metadata of a directory of packages in place (createrepo_c --update)",
-		Long: `Index the .rpm files under --dir as they are (packages are not re-signed):
+	cmd := &cobra.Command{
+		Use:   "index",
+		Short: "Regenerate the metadata of a directory of packages in place (createrepo_c --update)",
+		Long: `Index the .rpm files under --repo as they are (packages are not re-signed):
 unchanged files keep their metadata, new or changed ones are read. repomd.xml
 is signed with the key from --keys unless --unsigned. Use publish to sign
 packages on the way in.`,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		Example: `  keel repo index --repo /srv/repo
+  keel repo index --repo /srv/repo --unsigned --compression gzip`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
 			var k *pgp.Key
 			if !unsigned {
-				if keys == "" {
-					keys = pgp.DefaultDir()
-				}
 				var err error
-				if k, err = pgp.LoadDir(keys); err != nil {
-					return fmt.Errorf("repo index: loading the signing key (or pass --unsigned): %w", err)
+				if k, err = distro.KeysAt(keys).Signing(); err != nil {
+					return fmt.Errorf("repo index: %w (or pass --unsigned)", err)
 				}
 			}
-			sde, err := sourceDateEpoch()
+			sde, err := distro.Epoch()
 			if err != nil {
 				return err
 			}
-			res, err := repo.Index(cmd.Context(), repo.IndexOptions{Dir: repoDir(dir), Key: k, SourceDateEpoch: sde,
+			res, err := repo.Index(cmd.Context(), repo.IndexOptions{Dir: a.repoDir(*dir), Key: k, SourceDateEpoch: sde,
 				Compression: repodata.Compression(comp)})
 			if err != nil {
 				return err
 			}
-			if globals.json {
-				return json.NewEncoder(cmd.OutOrStdout()).Encode(res)
+			if a.json {
+				return emit(cmd.OutOrStdout(), res)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%d read, %d re-used, %d packages (generation %s)\n",
 				len(res.Added), res.Reused, res.Packages, res.Generation)
 			return nil
 		},
 	}
-	index.Flags().StringVar(&keys, "keys", "", "key directory (default $KEEL_KEYS or ~/.local/share/keel/keys)")
-	index.Flags().StringVar(&comp, "compression", "zstd", "metadata compression: zstd, gzip or none")
-	index.Flags().BoolVar(&unsigned, "unsigned", false, "do not sign repomd.xml")
+	keysFlag(cmd, &keys, "whose key signs repomd.xml")
+	compressionFlag(cmd, &comp)
+	cmd.Flags().BoolVar(&unsigned, "unsigned", false, "do not sign repomd.xml")
+	return cmd
+}
 
+// trustedKeyFlag defines --key FILE: the public key a verification trusts.
+func trustedKeyFlag(cmd *cobra.Command, p *string) {
+	cmd.Flags().StringVar(p, "key", "", "trusted public key file, obtained out of band (default: "+pgp.PublicFile+" in the key directory)")
+}
+
+func newRepoVerifyCmd(a *app, dir *string) *cobra.Command {
 	var keyFile string
-	verify := &cobra.Command{
-		Use:   "verify",
-		Short: "Check signatures and checksums of the whole repository",
-		RunE: func(cmd *cobra.Command, args []string) error {
+	cmd := &cobra.Command{
+		Use:     "verify",
+		Short:   "Check signatures and checksums of the whole repository",
+		Long:    "Check repomd.xml's signature against the trusted key, every metadata checksum, and every package's signature and digest.",
+		Example: "  keel repo verify --repo /srv/repo --key " + pgp.PublicFile,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
 			if keyFile == "" {
-				keyFile = filepath.Join(pgp.DefaultDir(), pgp.PublicFile)
+				keyFile = distro.KeysAt("").PublicKey()
 			}
 			kr, err := pgp.LoadKeyring(keyFile)
 			if err != nil {
 				return fmt.Errorf("repo verify: trusted key: %w", err)
 			}
-			rep, err := repo.Verify(cmd.Context(), repo.VerifyOptions{Dir: repoDir(dir), Keyring: kr})
+			rep, err := repo.Verify(cmd.Context(), repo.VerifyOptions{Dir: a.repoDir(*dir), Keyring: kr})
 			if rep != nil {
-				if globals.json {
-					json.NewEncoder(cmd.OutOrStdout()).Encode(rep)
+				if a.json {
+					emit(cmd.OutOrStdout(), rep)
 				} else {
 					for _, p := range rep.Problems {
 						fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n", p.Path, p.What)
@@ -151,32 +191,29 @@ packages on the way in.`,
 			return err
 		},
 	}
-	verify.Flags().StringVar(&keyFile, "key", "", "trusted public key file (default: the key directory's RPM-GPG-KEY-keel)")
+	trustedKeyFlag(cmd, &keyFile)
+	return cmd
+}
 
+func newRepoServeCmd(a *app, dir *string) *cobra.Command {
 	var addr string
-	serve := &cobra.Command{
-		Use:   "serve",
-		Short: "Serve the repository over HTTP (127.0.0.1 by default)",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return repo.Serve(cmd.Context(), repo.ServeOptions{Dir: repoDir(dir), Addr: addr, Ready: func(a string) {
-				if globals.json {
-					json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]string{"listening": "http://" + a + "/"})
+	cmd := &cobra.Command{
+		Use:     "serve",
+		Short:   "Serve the repository over HTTP (127.0.0.1 by default)",
+		Long:    "Serve a repository (or a releases directory) over HTTP with Range and conditional GET, until interrupted.",
+		Example: "  keel repo serve --repo releases --addr 127.0.0.1:8080",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			d := a.repoDir(*dir)
+			return repo.Serve(cmd.Context(), repo.ServeOptions{Dir: d, Addr: addr, Ready: func(addr string) {
+				if a.json {
+					emit(cmd.OutOrStdout(), map[string]string{"listening": "http://" + addr + "/"})
 				} else {
-					fmt.Fprintf(cmd.OutOrStdout(), "serving %s on http://%s/\n", repoDir(dir), a)
+					fmt.Fprintf(cmd.OutOrStdout(), "serving %s on http://%s/\n", d, addr)
 				}
 			}})
 		},
 	}
-	serve.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address")
-
-	repoCmd.PersistentFlags().StringVar(&dir, "dir", "", "repository directory (default <out>/repo)")
-	repoCmd.AddCommand(publish, index, verify, serve)
-	rootCmd.AddCommand(repoCmd)
-}
-
-func repoDir(dir string) string {
-	if dir != "" {
-		return dir
-	}
-	return filepath.Join(globals.out, "repo")
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address")
+	return cmd
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -16,15 +17,16 @@ import (
 
 func advisoryEVR(s string) (rpm.EVR, error) { return rpm.ParseEVR(s) }
 
-func init() {
+func newScanCmd(a *app) *cobra.Command {
 	var stores, ovalFeeds, osvFeeds []string
 	var format, failOn string
 	var all bool
-	cmd := &cobra.Command{Use: "scan", Short: "Match packages against advisories (exit 3 when affected)"}
 	run := func(kind string) func(*cobra.Command, []string) error {
 		return func(c *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return fmt.Errorf("scan %s: nothing to scan", kind)
+			switch format {
+			case "table", "json", "sarif":
+			default:
+				return usageError{fmt.Errorf("--format %q: expected table, json or sarif", format)}
 			}
 			pkgs, notes, err := scan.ReadInput(c.Context(), kind, args)
 			if err != nil {
@@ -32,7 +34,11 @@ func init() {
 			}
 			var advs []*advisory.Advisory
 			if len(stores) == 0 && len(ovalFeeds) == 0 && len(osvFeeds) == 0 {
-				stores = []string{securityStore("").Root}
+				st, err := a.store("")
+				if err != nil {
+					return err
+				}
+				stores = []string{st.Root}
 			}
 			for _, s := range stores {
 				res, err := advisory.Store{Root: s}.Load()
@@ -81,18 +87,17 @@ func init() {
 			}
 			rep.Notes = append(rep.Notes, notes...)
 			f := format
-			if globals.json && f == "table" {
+			if a.json && f == "table" {
 				f = "json"
 			}
+			out := c.OutOrStdout()
 			switch f {
 			case "json":
-				err = scan.WriteJSON(os.Stdout, rep)
+				err = scan.WriteJSON(out, rep)
 			case "sarif":
-				err = scan.WriteSARIF(os.Stdout, rep, version)
-			case "table":
-				err = scan.WriteTable(os.Stdout, rep)
+				err = scan.WriteSARIF(out, rep, version)
 			default:
-				return fmt.Errorf("scan: --format %q: expected table, json or sarif", format)
+				err = scan.WriteTable(out, rep)
 			}
 			if err != nil {
 				return err
@@ -100,30 +105,26 @@ func init() {
 			return scanErr
 		}
 	}
-	for _, k := range []struct{ use, short string }{
-		{"repo DIR...", "Scan the binary RPMs of a repository directory"},
-		{"rpm FILE...", "Scan RPM files"},
-		{"image MANIFEST.json|ROOT...", "Scan an image manifest or an image root's rpmdb"},
-		{"sbom FILE...", "Scan an SPDX 2.3 or CycloneDX JSON SBOM"},
+	cmd := group("scan", "Match packages against advisories (exit 3 when affected)", `Match the packages of a repository, RPM files, an image or an SBOM against
+the advisory store (default: the tree's advisories/) and any OVAL or OSV
+feeds given. Exit status 3 when a package is affected at or above --fail-on.
+--json is --format json.`)
+	for _, k := range []struct{ use, short, example string }{
+		{"repo DIR...", "Scan the binary RPMs of a repository directory", "  keel scan repo out/repo --fail-on High"},
+		{"rpm FILE...", "Scan RPM files", "  keel scan rpm openssl-3.0.15-1.kl1.x86_64.rpm --oval feed.xml"},
+		{"image MANIFEST.json|ROOT...", "Scan an image manifest or an image root's rpmdb", "  keel scan image out/images/vm/manifest.json --format sarif > scan.sarif"},
+		{"sbom FILE...", "Scan an SPDX 2.3 or CycloneDX JSON SBOM", "  keel scan sbom container.spdx.json --json"},
 	} {
-		kind := firstWord(k.use)
-		cmd.AddCommand(&cobra.Command{Use: k.use, Short: k.short, RunE: run(kind)})
+		kind := strings.Fields(k.use)[0]
+		cmd.AddCommand(&cobra.Command{Use: k.use, Short: k.short, Long: k.short + " against the advisories (see keel scan --help).",
+			Example: k.example, Args: cobra.MinimumNArgs(1), RunE: run(kind)})
 	}
 	pf := cmd.PersistentFlags()
 	pf.Var(newListFlag(&stores, true), "store", "advisory store(s) (default <distro>/advisories)")
 	pf.Var(newListFlag(&ovalFeeds, true), "oval", "also match this OVAL feed directly")
 	pf.Var(newListFlag(&osvFeeds, true), "osv", "also match these OSV records directly")
-	pf.StringVar(&format, "format", "table", "table, json or sarif")
+	pf.StringVar(&format, "format", "table", "report format: table, json or sarif")
 	pf.StringVar(&failOn, "fail-on", "", "lowest severity that fails the scan (exit 3): Low, Medium, High, Critical, none; default any")
 	pf.BoolVar(&all, "all", false, "also list fixed and not-affected matches (VEX view)")
-	rootCmd.AddCommand(cmd)
-}
-
-func firstWord(s string) string {
-	for i, c := range s {
-		if c == ' ' {
-			return s[:i]
-		}
-	}
-	return s
+	return cmd
 }

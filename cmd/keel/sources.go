@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -12,17 +11,17 @@ import (
 	"github.com/keel-linux/keel/pkg/source"
 )
 
-func init() {
-	cmd := &cobra.Command{
-		Use:   "sources",
-		Short: "Fetch, verify and re-pin the pinned inputs of the distribution's packages",
-	}
+func newSourcesCmd(a *app) *cobra.Command {
 	var offline bool
 	fetch := &cobra.Command{
 		Use:   "fetch [PACKAGE...]",
 		Short: "Fetch every pinned source into the cache (lookaside first, then mirrors) and verify its sha256",
+		Long: `Fetch every pinned file of the named packages (default: all) into the
+cache: the lookaside directories first, then keel.yaml's mirrors. A file
+whose sha256 differs from its pin is refused.`,
+		Example: "  keel sources fetch\n  keel sources fetch --offline openssl",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			d, f, pkgs, err := sourcesSetup(args, offline)
+			d, f, pkgs, err := a.sourcesSetup(args, offline)
 			if err != nil {
 				return err
 			}
@@ -41,10 +40,10 @@ func init() {
 						failed = append(failed, err.Error())
 						continue
 					}
-					if !globals.json {
+					if !a.json {
 						fmt.Fprintf(cmd.OutOrStdout(), "ok  %-16s %s\n", p, file)
 					} else {
-						json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]string{"package": p, "file": file, "path": path, "sha256": m.Signatures[file]})
+						emit(cmd.OutOrStdout(), map[string]string{"package": p, "file": file, "path": path, "sha256": m.Signatures[file]})
 					}
 				}
 			}
@@ -63,8 +62,9 @@ origin without trusting the old pin — the first lookaside that has the
 file, else Debian's archive — and rewrite <name>.signatures.json where the
 sha256 changed. Review the diff before committing it: a pin that changes
 for a release you did not expect to change is an alarm, not an update.`,
+		Example: "  keel sources pin --dry-run\n  keel sources pin zlib",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			d, f, pkgs, err := sourcesSetup(args, offline)
+			d, f, pkgs, err := a.sourcesSetup(args, offline)
 			if err != nil {
 				return err
 			}
@@ -77,8 +77,8 @@ for a release you did not expect to change is an alarm, not an update.`,
 				changes, err := f.Pin(cmd.Context(), p, m, dryRun)
 				for _, c := range changes {
 					total++
-					if globals.json {
-						json.NewEncoder(cmd.OutOrStdout()).Encode(c)
+					if a.json {
+						emit(cmd.OutOrStdout(), c)
 					} else {
 						fmt.Fprintf(cmd.OutOrStdout(), "%s %s: %s -> %s (from %s)\n", c.Package, c.File, orNone(c.Old), c.New, c.From)
 					}
@@ -87,7 +87,7 @@ for a release you did not expect to change is an alarm, not an update.`,
 					return err
 				}
 			}
-			if !globals.json {
+			if !a.json {
 				verb := "updated"
 				if dryRun {
 					verb = "would update"
@@ -101,8 +101,9 @@ for a release you did not expect to change is an alarm, not an update.`,
 		c.Flags().BoolVar(&offline, "offline", false, "lookaside and cache only, no network")
 	}
 	pin.Flags().BoolVar(&dryRun, "dry-run", false, "show what would change, write nothing")
-	cmd.AddCommand(fetch, pin)
-	rootCmd.AddCommand(cmd)
+	return group("sources", "Fetch, verify and re-pin the pinned inputs of the distribution's packages", `Every package's sources are pinned by sha256 in SPECS/<name>/<name>.signatures.json,
+with their origin. fetch fills the cache from the pins; pin re-reads the
+origins and rewrites pins that moved.`, fetch, pin)
 }
 
 func orNone(s string) string {
@@ -112,8 +113,8 @@ func orNone(s string) string {
 	return s
 }
 
-func sourcesSetup(args []string, offline bool) (*distro.Distro, *source.Fetcher, []string, error) {
-	d, err := loadDistro()
+func (a *app) sourcesSetup(args []string, offline bool) (*distro.Distro, *source.Fetcher, []string, error) {
+	d, err := a.distro()
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -134,6 +135,6 @@ func sourcesSetup(args []string, offline bool) (*distro.Distro, *source.Fetcher,
 			return nil, nil, nil, fmt.Errorf("no package %q under %s", p, d.SpecsDir())
 		}
 	}
-	f := &source.Fetcher{Lookaside: d.Lookaside(), Mirrors: d.Config.Sources.Mirrors, Store: filepath.Join(cacheDir(), "sources"), Offline: offline}
+	f := &source.Fetcher{Lookaside: d.Lookaside(), Mirrors: d.Config.Sources.Mirrors, Store: filepath.Join(a.cacheDir(), "sources"), Offline: offline}
 	return d, f, pkgs, nil
 }

@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
 
-	"github.com/keel-linux/keel/pkg/distro"
 	"github.com/keel-linux/keel/pkg/spec"
 	"github.com/spf13/cobra"
 )
@@ -28,48 +26,37 @@ func (f *specFlags) register(cmd *cobra.Command) {
 	fl.VarP(newListFlag(&f.defines, false), "define", "D", "define a macro, as rpm: --define 'NAME VALUE' (repeatable)")
 	fl.Var(newListFlag(&f.load, false), "load", "load a macro file after rpm's defaults (repeatable)")
 	fl.Var(newListFlag(&f.luaPath, false), "lua-path", "directory for Lua require() (default /usr/lib/rpm/lua)")
-	fl.BoolVar(&f.noShell, "no-shell", false, "do not run %(...) shell expansions (they expand to nothing)")
-	fl.StringVar(&f.arch, "arch", "x86_64", "target CPU for %ifarch and _target_cpu")
+	fl.BoolVar(&f.noShell, "no-shell", false, "do not run %(...) shell expansions in the given PATHs (they expand to nothing; the tree's specs never run them)")
+	fl.StringVar(&f.arch, "arch", "", "target CPU for %ifarch and _target_cpu (default: keel.yaml's arch; x86_64 for PATHs)")
 }
 
-func distroDir() string {
-	if globals.distro != "" {
-		return globals.distro
+// readSpecs parses the given specs with the flags' options, or without
+// PATH the tree's SPECS/*/*.spec with the distribution's own reader
+// configuration (distro.SpecOptions: what `keel build` plans from), the
+// flags on top.
+func (f *specFlags) readSpecs(ctx context.Context, a *app, paths []string) ([]*spec.Spec, []error, error) {
+	opts := spec.Options{Arch: "x86_64", Shell: spec.ShellRun}
+	if len(paths) == 0 {
+		d, err := a.distro()
+		if err != nil {
+			return nil, nil, err
+		}
+		if paths, err = d.SpecPaths(); err != nil {
+			return nil, nil, err
+		}
+		if len(paths) == 0 {
+			return nil, nil, fmt.Errorf("no specs under %s", d.SpecsDir())
+		}
+		opts = d.SpecOptions()
 	}
-	return "distro"
-}
-
-// readSpecs parses the given specs, or <distro>/SPECS/*/*.spec, with the
-// distro's macro file (SPECS/keel-rpm-macros/macros.keel) loaded when no
-// PATH is given.
-func (f *specFlags) readSpecs(ctx context.Context, paths []string) ([]*spec.Spec, []error, error) {
-	opts := spec.Options{Defines: f.defines, Load: f.load, LuaPath: f.luaPath, Arch: f.arch, Shell: spec.ShellRun}
+	opts.Defines = append(opts.Defines, f.defines...)
+	opts.Load = append(opts.Load, f.load...)
+	opts.LuaPath = f.luaPath
+	if f.arch != "" {
+		opts.Arch = f.arch
+	}
 	if f.noShell {
 		opts.Shell = spec.ShellOff
-	}
-	if len(paths) == 0 {
-		d := distroDir()
-		// keel.yaml's dist tag, identity and macros map come first so that
-		// --define can still override them.
-		if dist, err := distro.Load(d); err == nil {
-			var defs []string
-			for _, m := range dist.RPMMacros() {
-				defs = append(defs, m.Name+" "+m.Value)
-			}
-			opts.Defines = append(defs, opts.Defines...)
-		}
-		found, err := spec.FindSpecs(d)
-		if err != nil {
-			return nil, nil, fmt.Errorf("listing specs in %s: %w", d, err)
-		}
-		if len(found) == 0 {
-			return nil, nil, fmt.Errorf("no specs under %s", filepath.Join(d, "SPECS"))
-		}
-		paths = found
-		mf := filepath.Join(d, "SPECS", "keel-rpm-macros", "macros.keel")
-		if _, err := os.Stat(mf); err == nil {
-			opts.Load = append([]string{mf}, opts.Load...)
-		}
 	}
 	r, err := spec.NewReader(opts)
 	if err != nil {
@@ -100,7 +87,7 @@ func (f *specFlags) readSpecs(ctx context.Context, paths []string) ([]*spec.Spec
 	return specs, errs, nil
 }
 
-func init() {
+func newSpecsCmd(a *app) *cobra.Command {
 	var f specFlags
 	cmd := &cobra.Command{
 		Use:   "specs [PATH...]",
@@ -108,14 +95,19 @@ func init() {
 		Long: `Read RPM spec files with keel's own rpm-compatible reader and print what they
 define: source package, EVR, binary packages with their Requires/Provides/
 Conflicts/Obsoletes/Recommends, BuildRequires, sources, patches and changelog.
-Without PATH, reads <distro>/SPECS/*/*.spec and the distro's macros.keel.`,
+Without PATH, reads <distro>/SPECS/*/*.spec exactly as keel build plans
+from: the distribution's macros.keel, keel.yaml's dist tag, identity macros
+and macros map, and its arch.`,
+		Example: `  keel specs                          # the tree's packages, EVRs with the dist tag
+  keel specs --json | jq -r .name
+  keel specs -D 'dist .el9' foo.spec  # a spec outside the tree`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			specs, errs, err := f.readSpecs(cmd.Context(), args)
+			specs, errs, err := f.readSpecs(cmd.Context(), a, args)
 			if err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			if globals.json {
+			if a.json {
 				if err := spec.WriteJSONLines(out, specs); err != nil {
 					return err
 				}
@@ -143,7 +135,7 @@ Without PATH, reads <distro>/SPECS/*/*.spec and the distro's macros.keel.`,
 		},
 	}
 	f.register(cmd)
-	rootCmd.AddCommand(cmd)
+	return cmd
 }
 
 func joinDeps(ds []spec.Dep) string {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,23 +10,31 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() {
+func newVerityCmd(a *app) *cobra.Command {
+	return group("verity", "dm-verity hash trees", "Write dm-verity hash devices, as veritysetup does, without a kernel or root.", newVerityFormatCmd(a))
+}
+
+func newVerityFormatCmd(a *app) *cobra.Command {
 	var saltHex, uuidStr string
 	var blockSize int
 	format := &cobra.Command{
 		Use:   "format DATA HASH",
 		Short: "Write the dm-verity hash device for DATA (as veritysetup format does) and print the root hash",
-		Args:  cobra.ExactArgs(2),
+		Long: `Write the dm-verity hash tree of the file DATA to HASH (superblock
+included, atomically) and print the root hash, byte for byte what
+veritysetup format writes with the same salt, UUID and block size.`,
+		Example: "  keel verity format root.img root.verity --salt $(printf '%064d' 0)",
+		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			salt, err := hex.DecodeString(saltHex)
 			if err != nil {
-				return fmt.Errorf("--salt: %w", err)
+				return usageError{fmt.Errorf("--salt %q: want hex digits", saltHex)}
 			}
 			var uuid [16]byte
 			if uuidStr != "" {
 				u, err := hex.DecodeString(stripDashes(uuidStr))
 				if err != nil || len(u) != 16 {
-					return fmt.Errorf("--uuid %q: want xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", uuidStr)
+					return usageError{fmt.Errorf("--uuid %q: want xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", uuidStr)}
 				}
 				copy(uuid[:], u)
 			}
@@ -58,8 +65,8 @@ func init() {
 			if err := os.Rename(tmp.Name(), args[1]); err != nil {
 				return err
 			}
-			if globals.json {
-				return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]any{"root_hash": p.RootHash.String(),
+			if a.json {
+				return emit(cmd.OutOrStdout(), map[string]any{"root_hash": p.RootHash.String(),
 					"data_blocks": p.DataBlocks, "hash_size": p.HashSize, "salt": hex.EncodeToString(p.Salt)})
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), p.RootHash)
@@ -69,10 +76,8 @@ func init() {
 	f := format.Flags()
 	f.StringVar(&saltHex, "salt", "", "salt in hex (reproducible builds fix it; empty: no salt)")
 	f.StringVar(&uuidStr, "uuid", "", "superblock UUID")
-	f.IntVar(&blockSize, "block-size", 4096, "data and hash block size")
-	v := &cobra.Command{Use: "verity", Short: "dm-verity hash trees"}
-	v.AddCommand(format)
-	rootCmd.AddCommand(v)
+	intFlagP(f, &blockSize, "block-size", "", 4096, 512, 1<<20, "data and hash block size in bytes (a power of two)")
+	return format
 }
 
 func stripDashes(s string) string {

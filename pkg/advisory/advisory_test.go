@@ -21,6 +21,7 @@ import (
 	"github.com/keel-linux/keel/pkg/osv"
 	"github.com/keel-linux/keel/pkg/oval"
 	"github.com/keel-linux/keel/pkg/rpm"
+	"github.com/keel-linux/keel/pkg/spec"
 )
 
 var (
@@ -195,7 +196,7 @@ x
 	sp := filepath.Join(dir, "zlib.spec")
 	os.WriteFile(sp, []byte(spec), 0o644)
 	os.WriteFile(filepath.Join(dir, "CVE-2018-25032.nopatch"), []byte("justification: vulnerable_code_not_present\nFixed upstream in 1.2.12; 1.2.13 contains the fix.\n"), 0o644)
-	se, err := EvidenceFromSpec(context.Background(), sp, SpecOptions{Dist: ".kl1"})
+	se, err := EvidenceFromSpec(context.Background(), kl1Reader(t), sp)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +228,7 @@ x
 		t.Fatalf("%+v", na.Keel)
 	}
 	os.WriteFile(filepath.Join(dir, "CVE-2099-12345.nopatch"), nil, 0o644)
-	if _, err := EvidenceFromSpec(context.Background(), sp, SpecOptions{Dist: ".kl1"}); err == nil || !strings.Contains(err.Error(), "must say why") {
+	if _, err := EvidenceFromSpec(context.Background(), kl1Reader(t), sp); err == nil || !strings.Contains(err.Error(), "must say why") {
 		t.Fatalf("empty nopatch: %v", err)
 	}
 }
@@ -545,4 +546,14 @@ func TestNVDPollWindows(t *testing.T) {
 	if err != nil || a.Keel.CVSS == nil || a.Keel.CVSS.Score != 5.5 || a.Keel.Events[len(a.Keel.Events)-1].Type != EventEnriched {
 		t.Fatalf("%+v %v", a, err)
 	}
+}
+
+// kl1Reader reads specs with %dist .kl1, as Keel Linux's tree does.
+func kl1Reader(t *testing.T) *spec.Reader {
+	t.Helper()
+	r, err := spec.NewReader(spec.Options{Defines: []string{"dist .kl1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

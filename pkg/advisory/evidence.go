@@ -41,19 +41,14 @@ type SpecEvidence struct {
 
 var cveRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`CVE-[0-9]{4}-[0-9]{4,}`) }) // compiled on first use, not at keel start-up
 
-// SpecOptions configure evidence collection.
-type SpecOptions struct {
-	Dist    string   // e.g. ".kl1"
-	Defines []string // extra NAME VALUE macro definitions
-}
-
-// EvidenceFromSpec reads a spec's patches and changelog (pkg/spec expands
-// its macros, with %dist set) and the CVE-*.nopatch files beside it.
-func EvidenceFromSpec(ctx context.Context, specPath string, opt SpecOptions) (*SpecEvidence, error) {
+// EvidenceFromSpec reads a spec's patches and changelog with r (the
+// distribution's reader, distro.SpecReader: its macros and %dist, as the
+// build plans from) and the CVE-*.nopatch files beside it.
+func EvidenceFromSpec(ctx context.Context, r *spec.Reader, specPath string) (*SpecEvidence, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	s, err := spec.ParseFile(specPath, spec.Options{Defines: append([]string{"dist " + opt.Dist}, opt.Defines...)})
+	s, err := r.ParseFile(specPath)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", specPath, err)
 	}

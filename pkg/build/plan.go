@@ -123,11 +123,7 @@ func NewPlan(ctx context.Context, d *distro.Distro) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	var defines []string
-	for _, m := range d.RPMMacros() {
-		defines = append(defines, m.Name+" "+m.Value)
-	}
-	r, err := spec.NewReader(spec.Options{Defines: defines, Arch: d.Config.Arch})
+	r, err := d.SpecReader()
 	if err != nil {
 		return nil, err
 	}

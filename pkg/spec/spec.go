@@ -351,6 +351,9 @@ type Error struct {
 	Err  error // the cause, when there is one (errors.Is(err, fs.ErrNotExist))
 }
 
+// Position is where the error is (keel --json reports it as file, line).
+func (e *Error) Position() (string, int) { return e.File, e.Line }
+
 func (e *Error) Unwrap() error { return e.Err }
 
 // Error escapes control characters: file names and messages quote spec
