@@ -26,7 +26,7 @@ func (f *specFlags) register(cmd *cobra.Command) {
 	fl.VarP(newListFlag(&f.defines, false), "define", "D", "define a macro, as rpm: --define 'NAME VALUE' (repeatable)")
 	fl.Var(newListFlag(&f.load, false), "load", "load a macro file after rpm's defaults (repeatable)")
 	fl.Var(newListFlag(&f.luaPath, false), "lua-path", "directory for Lua require() (default /usr/lib/rpm/lua)")
-	fl.BoolVar(&f.noShell, "no-shell", false, "do not run %(...) shell expansions in the given PATHs (they expand to nothing; the tree's specs never run them)")
+	fl.BoolVar(&f.noShell, "no-shell", false, "do not run %(...) shell expansions (they expand to nothing)")
 	fl.StringVar(&f.arch, "arch", "", "target CPU for %ifarch and _target_cpu (default: keel.yaml's arch; x86_64 for PATHs)")
 }
 

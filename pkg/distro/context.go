@@ -47,11 +47,11 @@ func (d *Distro) MacroFile() string {
 
 // SpecOptions is the one configuration the tree's specs are read with: its
 // macros file, keel.yaml's dist tag, identity and macros map (as rpm
-// --define, before any caller's own), its arch, and %(...) off: a spec's
-// shell expansions run inside the build sandbox, never on the host that
-// plans it.
+// --define, before any caller's own), its arch, and %(...) run as rpmspec
+// and rpmbuild run it (rpm's own %_smp_mflags and %make_build use it; the
+// tree's specs are the distribution's own, not input to distrust).
 func (d *Distro) SpecOptions() spec.Options {
-	o := spec.Options{Arch: d.Config.Arch, Shell: spec.ShellOff}
+	o := spec.Options{Arch: d.Config.Arch, Shell: spec.ShellRun}
 	for _, m := range d.RPMMacros() {
 		o.Defines = append(o.Defines, m.Name+" "+m.Value)
 	}
