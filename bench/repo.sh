@@ -6,6 +6,10 @@
 #           does not sign) / publish vs createrepo_c --update
 # Everything runs in fresh directories on tmpfs (see FIELD-NOTES: measuring).
 # Prints medians of wall time (and user+sys CPU) and the ratios.
+# KEEL_BENCH_BEFORE=/path/to/keel adds a second keel binary (say, main's
+# before a change) to the same rounds: its cold index and signed one-package
+# update alternate with this tree's, and both ratios are printed. It is run
+# with --dir, which every keel since the repository commands accept.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 rounds=${ROUNDS:-7}
@@ -24,6 +28,7 @@ if [ -n "${KEEL_BENCH_BIN_TMPFS:-}" ]; then bindir=$work; else bindir=$(mktemp -
 trap 'rm -rf "$work" "$bindir"' EXIT
 (cd "$here" && CGO_ENABLED=0 go build -trimpath -o "$bindir/keel" ./cmd/keel) # as make build does
 keel=$bindir/keel
+before=${KEEL_BENCH_BEFORE:-}
 export KEEL_KEYS=$work/keys SOURCE_DATE_EPOCH=1700000000
 "$keel" keys init >/dev/null
 
@@ -41,15 +46,17 @@ median() { sort -n -k"$2" "$work/$1" | awk -v k="$2" '{a[NR]=$k} END {print a[in
 
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 for r in $(seq 1 "$rounds"); do
-  c=$work/r$r-crc k=$work/r$r-keel g=$work/r$r-keelgz p=$work/r$r-pub u=$work/r$r-unsigned
-  for d in "$c" "$k" "$g" "$u"; do mkdir -p "$d"; cp "$rpms"/*.rpm "$d/"; done
+  c=$work/r$r-crc k=$work/r$r-keel g=$work/r$r-keelgz p=$work/r$r-pub u=$work/r$r-unsigned b=$work/r$r-before
+  for d in "$c" "$k" "$g" "$u" ${before:+"$b"}; do mkdir -p "$d"; cp "$rpms"/*.rpm "$d/"; done
   sync
   if [ $((r % 2)) = 1 ]; then
     t crc-cold createrepo_c -q --no-database "$c"
     t keel-cold "$keel" repo index --repo "$k"
+    if [ -n "$before" ]; then t before-cold "$before" repo index --dir "$b"; fi
     t keelgz-cold "$keel" repo index --compression gzip --repo "$g"
   else
     t keelgz-cold "$keel" repo index --compression gzip --repo "$g"
+    if [ -n "$before" ]; then t before-cold "$before" repo index --dir "$b"; fi
     t keel-cold "$keel" repo index --repo "$k"
     t crc-cold createrepo_c -q --no-database "$c"
   fi
@@ -61,11 +68,12 @@ for r in $(seq 1 "$rounds"); do
   # always after another keel run (which leaves them warm). A fixed
   # alternation made keel's signed update the one that followed
   # createrepo_c in every other round.
-  for x in $(printf '%s\n' crc keel unsigned publish | shuf --random-source=<(yes "$r")); do
+  for x in $(printf '%s\n' crc keel unsigned publish ${before:+before} | shuf --random-source=<(yes "$r")); do
     case $x in
       crc) cp "$extra" "$c/"; sync; t crc-update createrepo_c -q --no-database --update "$c" ;;
       keel) cp "$extra" "$k/"; sync; t keel-update "$keel" repo index --repo "$k" ;;
       unsigned) cp "$extra" "$u/"; sync; t keel-update-unsigned "$keel" repo index --unsigned --repo "$u" ;;
+      before) cp "$extra" "$b/"; sync; t before-update "$before" repo index --dir "$b" ;;
       publish) sync; t keel-publish-update "$keel" repo publish --repo "$p" "$extra" ;;
     esac
   done
@@ -74,7 +82,7 @@ done
 n=$(ls "$rpms"/*.rpm | wc -l)
 echo "repository benchmark: $n packages, $rounds alternating rounds, medians (wall and CPU), $(nproc) cores"
 echo "load average at start: $load0, at end: $(cut -d' ' -f1-3 /proc/loadavg)"
-for x in crc-cold keel-cold keelgz-cold keel-publish-cold crc-update keel-update keel-update-unsigned keel-publish-update; do
+for x in crc-cold keel-cold ${before:+before-cold} keelgz-cold keel-publish-cold crc-update keel-update ${before:+before-update} keel-update-unsigned keel-publish-update; do
   printf "  %-20s %8.2f ms  %8.2f ms cpu\n" "$x" "$(awk -v s="$(median $x 1)" 'BEGIN {print s * 1000}')" "$(awk -v s="$(median $x 2)" 'BEGIN {print s * 1000}')"
 done
 awk -v k="$(median keel-cold 1)" -v c="$(median crc-cold 1)" -v kc="$(median keel-cold 2)" -v cc="$(median crc-cold 2)" \
@@ -85,3 +93,9 @@ awk -v k="$(median keel-update-unsigned 1)" -v c="$(median crc-update 1)" -v kc=
   'BEGIN {printf "  the same job (unsigned repomd.xml, as createrepo_c writes it): %.1fx faster wall, %.1fx cpu\n", c/k, cc/(kc>0?kc:0.001)}'
 awk -v k="$(median keel-publish-update 1)" -v c="$(median crc-update 1)" \
   'BEGIN {printf "add one package with signing (keel repo publish): %.1fx faster than createrepo_c --update\n", c/k}'
+if [ -n "$before" ]; then
+  awk -v k="$(median before-update 1)" -v c="$(median crc-update 1)" -v kc="$(median before-update 2)" -v cc="$(median crc-update 2)" \
+    'BEGIN {printf "add one package, KEEL_BENCH_BEFORE binary: createrepo_c --update / keel = %.1fx faster wall, %.1fx cpu\n", c/k, cc/(kc>0?kc:0.001)}'
+  awk -v a="$(median keel-update 1)" -v b="$(median before-update 1)" -v ac="$(median keel-update 2)" -v bc="$(median before-update 2)" \
+    'BEGIN {printf "add one package, this tree / KEEL_BENCH_BEFORE: %.2fx wall, %.2fx cpu (above 1: slower)\n", a/b, ac/bc}'
+fi

@@ -94,7 +94,7 @@ every file.`,
 	}
 	f := cmd.Flags()
 	f.BoolVar(&rootOnly, "rootfs", false, "stop after composing the root filesystem (<out>/images/NAME/rootfs)")
-	f.Var(newListFlag(&repos, false), "repo", "repository directory (repeatable; default <out>/repo)")
+	f.StringArrayVar(&repos, "repo", nil, "repository directory (repeatable; default <out>/repo)")
 	keysFlag(cmd, &keys, "whose key signs verity root hashes")
 	f.StringVar(&sbKey, "secureboot-key", "", "PEM private key that signs the UKI for Secure Boot (default: secureboot.key in the key directory, if present)")
 	f.StringVar(&sbCert, "secureboot-cert", "", "PEM X.509 certificate for --secureboot-key")

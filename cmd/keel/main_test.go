@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 
@@ -288,37 +287,4 @@ func documented(readme, parent, sub string) bool {
 		}
 	}
 	return false
-}
-
-func TestListFlag(t *testing.T) {
-	for _, tc := range []struct {
-		split bool
-		def   []string
-		sets  []string
-		want  []string
-	}{
-		{false, nil, []string{"a b", "c,d"}, []string{"a b", "c,d"}},
-		{true, nil, []string{"a,b", "c"}, []string{"a", "b", "c"}},
-		{true, nil, []string{`"x,y",z`}, []string{"x,y", "z"}},
-		{false, []string{"default"}, []string{"new"}, []string{"new"}},
-		{false, []string{"default"}, nil, []string{"default"}},
-	} {
-		got := slices.Clone(tc.def)
-		f := newListFlag(&got, tc.split)
-		for _, s := range tc.sets {
-			if err := f.Set(s); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if !slices.Equal(got, tc.want) {
-			t.Errorf("split=%v sets %q: got %q, want %q", tc.split, tc.sets, got, tc.want)
-		}
-	}
-	var empty []string
-	if s := newListFlag(&empty, false).String(); s != "" {
-		t.Errorf("empty list prints %q, want \"\" (no default in help)", s)
-	}
-	if err := newListFlag(&empty, true).Set(`"unterminated`); err == nil {
-		t.Error("bad CSV accepted")
-	}
 }

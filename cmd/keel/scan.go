@@ -120,9 +120,9 @@ feeds given. Exit status 3 when a package is affected at or above --fail-on.
 			Example: k.example, Args: cobra.MinimumNArgs(1), RunE: run(kind)})
 	}
 	pf := cmd.PersistentFlags()
-	pf.Var(newListFlag(&stores, true), "store", "advisory store(s) (default <distro>/advisories)")
-	pf.Var(newListFlag(&ovalFeeds, true), "oval", "also match this OVAL feed directly")
-	pf.Var(newListFlag(&osvFeeds, true), "osv", "also match these OSV records directly")
+	pf.StringSliceVar(&stores, "store", nil, "advisory store(s) (default <distro>/advisories)")
+	pf.StringSliceVar(&ovalFeeds, "oval", nil, "also match this OVAL feed directly")
+	pf.StringSliceVar(&osvFeeds, "osv", nil, "also match these OSV records directly")
 	pf.StringVar(&format, "format", "table", "report format: table, json or sarif")
 	pf.StringVar(&failOn, "fail-on", "", "lowest severity that fails the scan (exit 3): Low, Medium, High, Critical, none; default any")
 	pf.BoolVar(&all, "all", false, "also list fixed and not-affected matches (VEX view)")

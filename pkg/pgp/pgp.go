@@ -17,7 +17,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
@@ -35,32 +34,16 @@ const (
 	RawPubFile = "ed25519.pub"      // hex raw Ed25519 public key
 )
 
-// Key is a private signing key.
+// Key is a private signing key: one go-crypto entity, whose primary key
+// signs. It does not change after construction, so concurrent signers need
+// no lock.
 type Key struct {
-	priv *packet.PrivateKey // the primary key: it signs
-
-	// The whole entity (user ID, self-signature) is needed to export the
-	// key, not to sign with it. entity is set when the key was read or made
-	// whole, and then signs through the library; a key of the shape `keel
-	// keys init` writes is read without it (readOwn), and lazy builds it on
-	// first use. Neither field changes after construction, so concurrent
-	// signers and keyring users need no lock.
-	entity    *openpgp.Entity
-	lazy      func() (*openpgp.Entity, error)
-	validFrom time.Time // readOwn: the later of the key's and its self-signature's creation
+	entity *openpgp.Entity
 }
 
-func newKey(e *openpgp.Entity) *Key {
-	return &Key{priv: e.PrivateKey, entity: e}
-}
+func newKey(e *openpgp.Entity) *Key { return &Key{entity: e} }
 
-// ent returns the entity, parsing and verifying it on first use.
-func (k *Key) ent() (*openpgp.Entity, error) {
-	if k.entity != nil {
-		return k.entity, nil
-	}
-	return k.lazy()
-}
+func (k *Key) priv() *packet.PrivateKey { return k.entity.PrivateKey }
 
 // DefaultDir is $KEEL_KEYS or ~/.local/share/keel/keys: outside any
 // checkout, so private keys are never committed.
@@ -156,14 +139,7 @@ func LoadDir(dir string) (*Key, error) {
 
 // ReadPrivate reads one armored private key.
 func ReadPrivate(r io.Reader) (*Key, error) {
-	raw, err := io.ReadAll(r)
-	if err != nil {
-		return nil, fmt.Errorf("reading private key: %w", err)
-	}
-	if k := readOwn(raw); k != nil {
-		return k, nil
-	}
-	e, err := readEntity(bytes.NewReader(raw))
+	e, err := readEntity(r)
 	if err != nil {
 		return nil, err
 	}
@@ -194,79 +170,13 @@ func signable(p *packet.PrivateKey) error {
 	return nil
 }
 
-// readOwn reads a key of exactly the shape `keel keys init` writes - one
-// v4 EdDSA primary key, one user ID, one self-signature that neither
-// expires nor limits the key's lifetime, nothing else - without building
-// the entity. Building it verifies the self-signature (an Ed25519 verify),
-// which proves nothing about a secret key one holds (whoever can change
-// the file can re-sign it) and was the larger part of `keel repo index`'s
-// signing cost (see bench/results/repo.md). A damaged self-signature shows
-// when the key is exported (WritePublic, Keyring fail with the library's
-// error); signatures are by the key itself and verify all the same.
-// Anything else returns nil and takes the library's full path, which
-// judges expiry, revocation and subkeys.
-func readOwn(raw []byte) *Key {
-	blk, err := armor.Decode(bytes.NewReader(raw))
-	if err != nil || blk.Type != openpgp.PrivateKeyType {
-		return nil
-	}
-	var (
-		priv    *packet.PrivateKey
-		uids    int
-		selfSig *packet.Signature
-	)
-	pr := packet.NewReader(blk.Body)
-	for {
-		p, err := pr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil
-		}
-		switch p := p.(type) {
-		case *packet.PrivateKey:
-			if priv != nil || p.IsSubkey {
-				return nil
-			}
-			priv = p
-		case *packet.UserId:
-			uids++
-		case *packet.Signature:
-			if selfSig != nil || p.SigType != packet.SigTypePositiveCert {
-				return nil
-			}
-			selfSig = p
-		default:
-			return nil
-		}
-	}
-	if priv == nil || uids != 1 || selfSig == nil || priv.Version != 4 || signable(priv) != nil ||
-		selfSig.IssuerKeyId == nil || *selfSig.IssuerKeyId != priv.KeyId ||
-		(selfSig.KeyLifetimeSecs != nil && *selfSig.KeyLifetimeSecs != 0) ||
-		(selfSig.SigLifetimeSecs != nil && *selfSig.SigLifetimeSecs != 0) ||
-		(selfSig.FlagsValid && !selfSig.FlagSign) {
-		return nil
-	}
-	from := priv.CreationTime
-	if selfSig.CreationTime.After(from) {
-		from = selfSig.CreationTime
-	}
-	lazy := sync.OnceValues(func() (*openpgp.Entity, error) { return readEntity(bytes.NewReader(raw)) })
-	return &Key{priv: priv, lazy: lazy, validFrom: from}
-}
-
 // WritePrivate writes the armored private key.
 func (k *Key) WritePrivate(w io.Writer) error {
 	aw, err := armor.Encode(w, openpgp.PrivateKeyType, nil)
 	if err != nil {
 		return err
 	}
-	e, err := k.ent()
-	if err != nil {
-		return err
-	}
-	if err := e.SerializePrivateWithoutSigning(aw, nil); err != nil {
+	if err := k.entity.SerializePrivateWithoutSigning(aw, nil); err != nil {
 		return fmt.Errorf("serializing private key: %w", err)
 	}
 	return aw.Close()
@@ -278,11 +188,7 @@ func (k *Key) WritePublic(w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	e, err := k.ent()
-	if err != nil {
-		return err
-	}
-	if err := e.Serialize(aw); err != nil {
+	if err := k.entity.Serialize(aw); err != nil {
 		return fmt.Errorf("serializing public key: %w", err)
 	}
 	if err := aw.Close(); err != nil {
@@ -302,11 +208,11 @@ func (k *Key) PublicArmored() []byte {
 
 // Fingerprint is the upper-case hex v4 fingerprint.
 func (k *Key) Fingerprint() string {
-	return strings.ToUpper(hex.EncodeToString(k.priv.Fingerprint))
+	return strings.ToUpper(hex.EncodeToString(k.priv().Fingerprint))
 }
 
 // KeyID is the 16-hex-digit long key ID (rpm shows its last 8 digits).
-func (k *Key) KeyID() string { return fmt.Sprintf("%016x", k.priv.KeyId) }
+func (k *Key) KeyID() string { return fmt.Sprintf("%016x", k.priv().KeyId) }
 
 // Sign returns a binary detached OpenPGP signature of message made at t
 // (pass SOURCE_DATE_EPOCH for reproducible output: Ed25519 is deterministic).
@@ -334,44 +240,10 @@ func (k *Key) SignArmored(message io.Reader, t time.Time) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// detachSign writes a binary detached signature: openpgp.DetachSign's
-// packet (a test checks the bytes agree), made with the primary key. A key
-// read whole goes through the library, which also refuses expired and
-// revoked keys; readOwn admitted only keys that can be neither, and the
-// one check left, a key not valid yet at t, is made here.
+// detachSign writes a binary detached signature made with the primary key;
+// the library refuses expired, revoked and not-yet-valid keys.
 func (k *Key) detachSign(w io.Writer, message io.Reader, t time.Time) error {
-	if k.entity != nil {
-		return openpgp.DetachSign(w, k.entity, message, config(t))
-	}
-	if k.validFrom.Unix() > t.Unix() { // as the library: a key or self-signature from the future is not valid yet
-		return pgperrors.InvalidArgumentError("no valid signing keys")
-	}
-	cfg := config(t)
-	pub := &k.priv.PublicKey
-	lifetime := cfg.SigLifetime()
-	sig := &packet.Signature{
-		Version:           pub.Version,
-		SigType:           packet.SigTypeBinary,
-		PubKeyAlgo:        pub.PubKeyAlgo,
-		Hash:              cfg.Hash(), // SHA-256: acceptable for an Ed25519 key
-		CreationTime:      cfg.Now(),
-		IssuerKeyId:       &pub.KeyId,
-		IssuerKeyVersion:  uint8(pub.Version),
-		IssuerFingerprint: pub.Fingerprint,
-		Notations:         cfg.Notations(),
-		SigLifetimeSecs:   &lifetime,
-	}
-	h, err := sig.PrepareSign(cfg)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(h, message); err != nil {
-		return err
-	}
-	if err := sig.Sign(h, k.priv, cfg); err != nil {
-		return err
-	}
-	return sig.Serialize(w)
+	return openpgp.DetachSign(w, k.entity, message, config(t))
 }
 
 // Ed25519PublicKey returns the signing key as a raw Ed25519 public key.
@@ -384,7 +256,7 @@ func (k *Key) Ed25519PublicKey() ed25519.PublicKey {
 func (k *Key) SignRaw(msg []byte) []byte { return ed25519.Sign(k.ed25519(), msg) }
 
 func (k *Key) ed25519() ed25519.PrivateKey {
-	sk := k.priv.PrivateKey.(*eddsa.PrivateKey)
+	sk := k.priv().PrivateKey.(*eddsa.PrivateKey)
 	return ed25519.NewKeyFromSeed(sk.D)
 }
 
@@ -394,7 +266,6 @@ var ErrUnknownKey = pgperrors.ErrUnknownIssuer
 // Keyring holds trusted public keys.
 type Keyring struct {
 	list openpgp.EntityList
-	err  error // the keyring could not be made
 }
 
 // ReadKeyring reads armored or binary public keys.
@@ -424,19 +295,12 @@ func LoadKeyring(path string) (*Keyring, error) {
 
 // Keyring returns the key's own public keyring.
 func (k *Key) Keyring() *Keyring {
-	e, err := k.ent()
-	if err != nil {
-		return &Keyring{err: err} // every Verify fails with err
-	}
-	return &Keyring{list: openpgp.EntityList{e}}
+	return &Keyring{list: openpgp.EntityList{k.entity}}
 }
 
 // Verify checks a detached signature (binary or armored) of message and
 // returns the signing key's fingerprint.
 func (kr *Keyring) Verify(message io.Reader, sig []byte) (string, error) {
-	if kr.err != nil {
-		return "", kr.err
-	}
 	var sr io.Reader = bytes.NewReader(sig)
 	if bytes.HasPrefix(bytes.TrimSpace(sig), []byte("-----BEGIN")) {
 		blk, err := armor.Decode(bytes.NewReader(sig))

@@ -46,15 +46,9 @@ func Index(ctx context.Context, opt IndexOptions) (*Result, error) {
 	}
 	defer unlock()
 	cleanTemps(dir)
-	// Nothing here runs on a second goroutine: measured,
-	// reading the metadata on one while listing, compressing on two,
-	// warming the compressor during the read, hashing the old metadata
-	// while parsing the state, or loading the key while reading each cost
-	// more than they saved (thread wake-ups, and a TLB shoot-down IPI for
-	// every copy-on-write fault while two threads of the process run). The
-	// walk is the exception that pays: cmd/keel starts it (rpmdir.Prefetch)
-	// before the command line is parsed, and it runs while the command is
-	// set up and the state is read.
+	// Nothing here runs on a second goroutine: an update of one package
+	// is a few milliseconds, and handing work to another thread cost more
+	// than it saved (bench/results/repo.md).
 	prev, err := repodata.ReadState(dir)
 	if errors.Is(err, repodata.ErrNoRepo) {
 		prev = nil

@@ -33,7 +33,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/keel-linux/keel/internal/heapfault"
 	"github.com/keel-linux/keel/pkg/logctx"
 	"github.com/keel-linux/keel/pkg/pgp"
 	"github.com/keel-linux/keel/pkg/repodata"
@@ -318,9 +317,6 @@ func safeFileName(n string) bool {
 // lockRepo serializes publishers of one repository (flock on .meta/lock):
 // two concurrent swaps would each drop the other's packages.
 func lockRepo(dir string) (func(), error) {
-	if f := rpmdir.TakeLock(dir); f != nil { // taken early for this command (cmd/keel/internal/early)
-		return func() { f.Close() }, nil
-	}
 	f, err := os.OpenFile(filepath.Join(dir, LockFile), os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("locking the repository: %w", err)
@@ -332,15 +328,9 @@ func lockRepo(dir string) (func(), error) {
 	return func() { f.Close() }, nil
 }
 
-// listPackages lists dir's packages, from the walk cmd/keel started early
-// when there is one. While that walk finishes, it maps in the heap the rest
-// of the update allocates; 512 KiB even when it is done, for zstd's hash
-// table, which is read before it is written (internal/heapfault).
-// One-package update of 1,000, 41 alternating rounds: 6.82 ms wall without,
-// 6.11 with (publish: 8.08 and 7.20 ms).
+// listPackages lists dir's packages, leaving out the metadata directory.
 func listPackages(dir string) ([]rpmdir.File, error) {
-	heapfault.Until(rpmdir.Ready(dir), 512<<10, 2<<20)
-	return rpmdir.Take(dir, linkName)
+	return rpmdir.List(dir, linkName)
 }
 
 type countWriter struct {

@@ -4,10 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sync"
-	"syscall"
 	"testing"
-	"time"
 )
 
 // tree makes a repository-like directory: packages at two levels, things
@@ -70,7 +67,7 @@ func TestList(t *testing.T) {
 	}
 }
 
-// TestListManyEntries crosses getdents buffer boundaries.
+// TestListManyEntries: a directory read in more than one batch.
 func TestListManyEntries(t *testing.T) {
 	d := t.TempDir()
 	var want []string
@@ -99,149 +96,4 @@ func itoa(i int) string {
 			return string(b)
 		}
 	}
-}
-
-// reset forgets any prefetch (one per process outside tests).
-func reset() {
-	prefetch.mu.Lock()
-	defer prefetch.mu.Unlock()
-	if prefetch.done != nil {
-		<-prefetch.done
-	}
-	if prefetch.lock != nil {
-		prefetch.lock.Close()
-	}
-	prefetch.root, prefetch.locked, prefetch.done, prefetch.lock = "", nil, nil, nil
-	prefetch.res, prefetch.err, prefetch.handed = nil, nil, false
-}
-
-func TestPrefetchHandsOverLockAndWalk(t *testing.T) {
-	defer reset()
-	d := tree(t)
-	Prefetch(d, "repodata", ".meta/lock")
-	f := TakeLock(d)
-	if f == nil {
-		t.Fatal("no lock handed over")
-	}
-	defer f.Close()
-	// The lock is really held: another open file description cannot take it.
-	other, err := os.Open(filepath.Join(d, ".meta/lock"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	if err := syscall.Flock(int(other.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err == nil {
-		t.Fatal("lock file not locked after TakeLock")
-	}
-	// Ready is the walk's end, for that directory only.
-	if Ready(d) != (<-chan struct{})(prefetch.done) {
-		t.Fatal("Ready(dir) is not the prefetch's done channel")
-	}
-	<-Ready(d)
-	select {
-	case <-Ready(t.TempDir()):
-	default:
-		t.Fatal("Ready of a directory nothing prefetched is not closed")
-	}
-	// Answered from the walk: a package added now (which the lock would
-	// keep other keel writers from doing) after the walk is not seen...
-	os.WriteFile(filepath.Join(d, "z.rpm"), nil, 0o644)
-	got, err := Take(d, "repodata")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := []string{"a-1.0-1.x86_64.rpm", "sub/b-1.0-1.noarch.rpm", "sub/deeper/c.rpm"}; !slices.Equal(hrefs(got), want) {
-		t.Fatalf("Take = %q, want the prefetched %q", hrefs(got), want)
-	}
-	// ...and the prefetch is used once.
-	if got, _ := Take(d, "repodata"); len(got) != 4 {
-		t.Fatalf("second Take = %q, want a fresh walk", hrefs(got))
-	}
-}
-
-func TestPrefetchWaitsForTheLock(t *testing.T) {
-	defer reset()
-	d := tree(t)
-	holder, err := os.Open(filepath.Join(d, ".meta/lock"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Flock(int(holder.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatal(err)
-	}
-	Prefetch(d, "repodata", ".meta/lock")
-	var wg sync.WaitGroup
-	var f *os.File
-	wg.Add(1)
-	go func() { defer wg.Done(); f = TakeLock(d) }()
-	// Another writer, holding the lock, adds a package, then lets go.
-	time.Sleep(50 * time.Millisecond)
-	os.WriteFile(filepath.Join(d, "late.rpm"), nil, 0o644)
-	holder.Close()
-	wg.Wait()
-	if f == nil {
-		t.Fatal("no lock handed over")
-	}
-	defer f.Close()
-	got, _ := Take(d, "repodata")
-	if !slices.Contains(hrefs(got), "late.rpm") {
-		t.Fatalf("walk made before the lock was taken: %q", hrefs(got))
-	}
-}
-
-func TestPrefetchFallbacks(t *testing.T) {
-	t.Run("no lock file", func(t *testing.T) {
-		defer reset()
-		d := tree(t)
-		os.Remove(filepath.Join(d, ".meta/lock"))
-		Prefetch(d, "repodata", ".meta/lock")
-		if f := TakeLock(d); f != nil {
-			t.Fatal("lock handed over without a lock file")
-		}
-		if _, err := os.Stat(filepath.Join(d, ".meta/lock")); err == nil {
-			t.Fatal("prefetch created the lock file")
-		}
-		if got, _ := Take(d, "repodata"); len(got) != 3 {
-			t.Fatalf("Take = %q", hrefs(got))
-		}
-	})
-	t.Run("other directory", func(t *testing.T) {
-		defer reset()
-		d, e := tree(t), tree(t)
-		Prefetch(d, "repodata", ".meta/lock")
-		if f := TakeLock(e); f != nil {
-			t.Fatal("lock of another directory handed over")
-		}
-		os.WriteFile(filepath.Join(e, "new.rpm"), nil, 0o644)
-		if got, _ := Take(e, "repodata"); len(got) != 4 {
-			t.Fatalf("Take = %q", hrefs(got))
-		}
-	})
-	t.Run("Take without TakeLock", func(t *testing.T) {
-		defer reset()
-		d := tree(t)
-		Prefetch(d, "repodata", ".meta/lock")
-		<-prefetch.done
-		os.WriteFile(filepath.Join(d, "new.rpm"), nil, 0o644)
-		if got, _ := Take(d, "repodata"); len(got) != 4 {
-			t.Fatalf("walk used without its lock: %q", hrefs(got))
-		}
-	})
-	t.Run("second lock", func(t *testing.T) {
-		defer reset()
-		d := tree(t)
-		Prefetch(d, "repodata", ".meta/lock")
-		f := TakeLock(d)
-		if f == nil {
-			t.Fatal("no lock")
-		}
-		f.Close() // released: the walk no longer holds
-		if g := TakeLock(d); g != nil {
-			t.Fatal("second hand-over")
-		}
-		os.WriteFile(filepath.Join(d, "new.rpm"), nil, 0o644)
-		if got, _ := Take(d, "repodata"); len(got) != 4 {
-			t.Fatalf("walk used after its lock was released: %q", hrefs(got))
-		}
-	})
 }
