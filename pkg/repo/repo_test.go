@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
 
 	"github.com/keel-linux/keel/internal/testenv"
 	"github.com/keel-linux/keel/pkg/pgp"
@@ -462,52 +460,9 @@ func TestBadInputLeavesRepoUntouched(t *testing.T) {
 			}
 		})
 	}
-	// A key that signs but cannot be exported (its self-signature damaged):
-	// refused before anything is written, not after the swap.
-	t.Run("unexportable-key", func(t *testing.T) {
-		damaged := damagedSelfSignature(t)
-		_, err := Publish(context.Background(), Options{Dir: dir, Packages: []string{rpms["2.0"][0]}, Key: damaged, SourceDateEpoch: sde})
-		if err == nil || !strings.Contains(err.Error(), "publish: exporting the public key") {
-			t.Fatalf("err = %v, want the export refused", err)
-		}
-		if after := repoState(t, dir); after != before {
-			t.Errorf("repository changed:\n%s\n%s", before, after)
-		}
-	})
 	if _, err := Verify(context.Background(), VerifyOptions{Dir: dir, Keyring: key.Keyring()}); err != nil {
 		t.Errorf("repository no longer verifies: %v", err)
 	}
-}
-
-// damagedSelfSignature is a new key whose self-signature has one bit
-// flipped: it still signs, but does not export (pgp's TestDamagedSelfSignature).
-func damagedSelfSignature(t *testing.T) *pgp.Key {
-	k, err := pgp.Generate("Keel Test", "test@keel.example", time.Unix(sde, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var arm bytes.Buffer
-	if err := k.WritePrivate(&arm); err != nil {
-		t.Fatal(err)
-	}
-	blk, err := armor.Decode(&arm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(blk.Body)
-	b[len(b)-3] ^= 0x40 // inside the self-signature's EdDSA value, the last packet
-	var out bytes.Buffer
-	aw, _ := armor.Encode(&out, blk.Type, nil)
-	aw.Write(b)
-	aw.Close()
-	d, err := pgp.ReadPrivate(&out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d.WritePublic(io.Discard) == nil {
-		t.Skip("this go-crypto accepts the damaged self-signature")
-	}
-	return d
 }
 
 func TestServe(t *testing.T) {
