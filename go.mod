@@ -10,6 +10,8 @@ require mvdan.cc/sh/v3 v3.12.0
 
 require github.com/agnivade/levenshtein v1.2.2 // indirect
 
+require golang.org/x/mod v0.26.0
+
 require (
 	github.com/CycloneDX/cyclonedx-go v0.12.0
 	github.com/ProtonMail/go-crypto v1.5.2

@@ -75,14 +75,8 @@ for a release you did not expect to change is an alarm, not an update.`,
 					return err
 				}
 				changes, err := f.Pin(cmd.Context(), p, m, dryRun)
-				for _, c := range changes {
-					total++
-					if a.json {
-						emit(cmd.OutOrStdout(), c)
-					} else {
-						fmt.Fprintf(cmd.OutOrStdout(), "%s %s: %s -> %s (from %s)\n", c.Package, c.File, orNone(c.Old), c.New, c.From)
-					}
-				}
+				total += len(changes)
+				a.printPinChanges(cmd, changes)
 				if err != nil {
 					return err
 				}
@@ -103,7 +97,17 @@ for a release you did not expect to change is an alarm, not an update.`,
 	pin.Flags().BoolVar(&dryRun, "dry-run", false, "show what would change, write nothing")
 	return group("sources", "Fetch, verify and re-pin the pinned inputs of the distribution's packages", `Every package's sources are pinned by sha256 in SPECS/<name>/<name>.signatures.json,
 with their origin. fetch fills the cache from the pins; pin re-reads the
-origins and rewrites pins that moved.`, fetch, pin)
+origins and rewrites pins that moved.`, fetch, pin, newSourcesVendorCmd(a))
+}
+
+func (a *app) printPinChanges(cmd *cobra.Command, changes []source.PinChange) {
+	for _, c := range changes {
+		if a.json {
+			emit(cmd.OutOrStdout(), c)
+		} else {
+			fmt.Fprintf(cmd.OutOrStdout(), "%s %s: %s -> %s (from %s)\n", c.Package, c.File, orNone(c.Old), c.New, c.From)
+		}
+	}
 }
 
 func orNone(s string) string {

@@ -98,6 +98,16 @@ func (f *Fetcher) Resolve(ctx context.Context, pkg string, m *Manifest, file str
 			return "", err
 		}
 		return stored, nil
+	case "gomod":
+		if err := f.resolveGoMod(ctx, pkg, m, file, rest, want); err != nil {
+			return "", err
+		}
+		return stored, nil
+	case "govendor":
+		if err := f.resolveGoVendor(ctx, pkg, m, file, rest, want); err != nil {
+			return "", err
+		}
+		return stored, nil
 	case "debian", "url":
 		if f.Offline {
 			break

@@ -15,7 +15,9 @@
 // "https://..." (a URL), "member:ARCHIVE#PATH" (a member of another pinned
 // source, e.g. a patch inside a Debian .debian.tar.xz) and "local:DIR" (a
 // directory beside the spec, packed into a reproducible tarball; not pinned,
-// since git already tracks it).
+// since git already tracks it). Go programs add "gomod:MODULE@VERSION" (a
+// module zip from the Go module proxy) and "govendor:ZIP" (its dependencies,
+// vendored reproducibly), with go.sum lines pinned in "GoSums" (gomod.go).
 package source
 
 import (
@@ -43,6 +45,9 @@ type Manifest struct {
 	Type       string            `json:"Type,omitempty"`
 	Signatures map[string]string `json:"Signatures"`
 	Origins    map[string]string `json:"Origins,omitempty"`
+	// GoSums pins the go.sum lines of Go module sources: the module's own for
+	// a gomod: zip, every vendored module for a govendor: tarball.
+	GoSums map[string][]string `json:"GoSums,omitempty"`
 
 	path string
 }
@@ -68,7 +73,7 @@ func LoadManifest(specDir, name string) (*Manifest, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(m); err != nil {
-		return nil, fmt.Errorf("%s: %w (want {\"Type\", \"Signatures\", \"Origins\"})", p, jsonErr(data, err))
+		return nil, fmt.Errorf("%s: %w (want {\"Type\", \"Signatures\", \"Origins\", \"GoSums\"})", p, jsonErr(data, err))
 	}
 	if m.Signatures == nil {
 		m.Signatures = map[string]string{}
@@ -95,6 +100,9 @@ func LoadManifest(specDir, name string) (*Manifest, error) {
 		if _, pinned := m.Signatures[f]; !pinned && !strings.HasPrefix(o, "local:") {
 			return nil, fmt.Errorf("%s: Origins[%q] has no pin in Signatures; run `keel sources pin`", p, f)
 		}
+	}
+	if err := m.checkGoPins(); err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
 	}
 	m.path = p
 	return m, nil
@@ -176,6 +184,18 @@ func parseOrigin(o string) (kind, rest string, err error) {
 			return "", "", fmt.Errorf("%q: want member:ARCHIVE#PATH", o)
 		}
 		return "member", rest, nil
+	case strings.HasPrefix(o, "gomod:"):
+		rest = strings.TrimPrefix(o, "gomod:")
+		if _, err := parseGoModOrigin(rest); err != nil {
+			return "", "", err
+		}
+		return "gomod", rest, nil
+	case strings.HasPrefix(o, "govendor:"):
+		rest = strings.TrimPrefix(o, "govendor:")
+		if rest == "" || strings.ContainsAny(rest, "/#") {
+			return "", "", fmt.Errorf("%q: want govendor:ZIP, the pinned module zip (a gomod: origin) it vendors", o)
+		}
+		return "govendor", rest, nil
 	case strings.HasPrefix(o, "local:"):
 		rest = strings.TrimPrefix(o, "local:")
 		if rest == "" || filepath.IsAbs(rest) || strings.Contains(rest, "..") {
@@ -183,5 +203,5 @@ func parseOrigin(o string) (kind, rest string, err error) {
 		}
 		return "local", rest, nil
 	}
-	return "", "", fmt.Errorf("%q: unknown origin; want debian:, member:, local: or an https:// URL", o)
+	return "", "", fmt.Errorf("%q: unknown origin; want debian:, member:, local:, gomod:, govendor: or an https:// URL", o)
 }

@@ -144,6 +144,7 @@ func TestPackLocalReproducible(t *testing.T) {
 }
 
 func TestManifestErrors(t *testing.T) {
+	z := strings.Repeat("a", 64)
 	for _, tc := range []struct{ body, want string }{
 		{`{"Signatures": {"a": "xyz"}}`, "want 64 lowercase hex"},
 		{`{"Type": "binary", "Signatures": {}}`, `Type "binary"`},
@@ -152,6 +153,11 @@ func TestManifestErrors(t *testing.T) {
 		{`{"Signatures": {}, "Origins": {"a": "local:../x"}}`, "beside the spec"},
 		{"{\n\"Signatures\": {},\n\"Extra\": 1}", "unknown field"},
 		{"{\n\"Signatures\": [1]\n}", "line 2"},
+		{`{"Signatures":{"a.zip":"` + z + `"},"Origins":{"a.zip":"gomod:example.com/a"}}`, "want gomod:MODULE@VERSION"},
+		{`{"Signatures":{"a.zip":"` + z + `"},"Origins":{"a.zip":"gomod:example.com/a@v1.0.0"}}`, "GoSums[\"a.zip\"]"},
+		{`{"Signatures":{"a.zip":"` + z + `"},"Origins":{"a.zip":"gomod:example.com/a@v1.0.0"},"GoSums":{"a.zip":["example.com/a v1.0.0 md5:x"]}}`, "want a go.sum line"},
+		{`{"Signatures":{"v.tgz":"` + z + `"},"Origins":{"v.tgz":"govendor:a.zip"}}`, "must have a gomod: origin"},
+		{`{"Signatures":{"a":"` + z + `"},"GoSums":{"a":["example.com/a v1.0.0 h1:x="]}}`, "only gomod: and govendor:"},
 	} {
 		dir := t.TempDir()
 		os.WriteFile(filepath.Join(dir, "a.signatures.json"), []byte(tc.body), 0o644)

@@ -109,8 +109,8 @@ func (f *Fetcher) Pin(ctx context.Context, pkg string, m *Manifest, dryRun bool)
 	for _, file := range m.Files() {
 		o := m.Origins[file]
 		kind, rest, _ := parseOrigin(o)
-		if kind == "local" || kind == "member" {
-			continue // local: unpinned; member: re-pinned below once its archive is
+		if kind == "local" || kind == "member" || kind == "gomod" || kind == "govendor" {
+			continue // local: unpinned; member: re-pinned below once its archive is; Go: PinGo
 		}
 		sum, from, err := f.hashFromOrigin(ctx, file, kind, rest)
 		if err != nil {
@@ -120,6 +120,11 @@ func (f *Fetcher) Pin(ctx context.Context, pkg string, m *Manifest, dryRun bool)
 			changes = append(changes, PinChange{pkg, file, m.Signatures[file], sum, from})
 			m.Signatures[file] = sum
 		}
+	}
+	goChanges, err := f.PinGo(ctx, pkg, m, true)
+	changes = append(changes, goChanges...)
+	if err != nil {
+		return changes, err
 	}
 	// Members: extract from the (possibly re-pinned) archive and hash.
 	for _, file := range m.Files() {
