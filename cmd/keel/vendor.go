@@ -22,7 +22,8 @@ its dependencies once with ` + "`go mod vendor`" + ` and pack them into a reprod
 tarball; pin both in <name>.signatures.json by sha256 and by go.sum lines (GoSums).
 Nothing changed gives the same bytes; a changed dependency is a pin change,
 shown like any other. See docs/go.md.`,
-		Args: cobra.RangeArgs(1, 2),
+		Example: "  keel sources vendor containerd github.com/containerd/containerd/v2@v2.4.2\n  keel sources vendor --dry-run containerd",
+		Args:    cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			d, f, _, err := a.sourcesSetup(args[:1], offline)
 			if err != nil {
