@@ -8,7 +8,7 @@ require github.com/pierrec/lz4/v4 v4.1.26
 
 require mvdan.cc/sh/v3 v3.12.0
 
-require github.com/agnivade/levenshtein v1.2.2 // indirect
+require github.com/agnivade/levenshtein v1.2.2
 
 require golang.org/x/mod v0.26.0
 
@@ -37,7 +37,7 @@ require (
 	github.com/yuin/gopher-lua v1.1.2
 	golang.org/x/crypto v0.41.0 // indirect
 	golang.org/x/exp v0.0.0-20250620022241-b7579e27df2b // indirect
-	golang.org/x/sync v0.16.0 // indirect
+	golang.org/x/sync v0.16.0
 	golang.org/x/sys v0.49.0
 	golang.org/x/term v0.47.0
 	golang.org/x/text v0.28.0 // indirect

@@ -20,7 +20,7 @@ now() { date +%s.%N; }
 kt=0; dt=0; n=0; dn=0; ks=(); ds=()
 for i in $(seq "$ROUNDS"); do
   t0=$(now)
-  SOURCE_DATE_EPOCH=1700000000 "$KEEL" image build "$work/bench.yaml" --repo "$work/repo" --out "$work/keel$i" --rootfs --json > "$work/keel.json"
+  SOURCE_DATE_EPOCH=1700000000 "$KEEL" image build "$work/bench.yaml" --repo "$work/repo" --allow-unsigned --out "$work/keel$i" --rootfs --json > "$work/keel.json"
   t1=$(now)
   HOME="$work/home" dnf -q -y --installroot="$work/dnf$i" --setopt=reposdir="$work/empty" --repofrompath=bench,"file://$work/repo" \
     --releasever=1 --nogpgcheck --setopt=install_weak_deps=False --setopt=cachedir="$work/dnfcache$i" \

@@ -34,6 +34,8 @@ func newImageBuildCmd(a *app) *cobra.Command {
 	var repos []string
 	var rootOnly bool
 	var keys, sbKey, sbCert string
+	var trust []string
+	var allowUnsigned bool
 	cmd := &cobra.Command{
 		Use:   "build NAME|PATH",
 		Short: "Resolve, install into a fresh root and write the image's outputs and manifest.json",
@@ -41,7 +43,13 @@ func newImageBuildCmd(a *app) *cobra.Command {
 <out>/images/NAME/. Bootable images sign their dm-verity root hash with the
 key in --keys and their UKI with the Secure Boot pair beside it (or
 --secureboot-key/--secureboot-cert). SOURCE_DATE_EPOCH, when set, stamps
-every file.`,
+every file; without it, the newest package build time does.
+
+Before anything is extracted, repomd.xml's signature and every package's
+header signature are checked against the trusted keys: --trust, the
+definition's trusted_keys, else the key directory's (RPM-GPG-KEY-keel and
+trusted/*). The repository's own RPM-GPG-KEY-* is never trusted.
+--allow-unsigned checks nothing, loudly, and manifest.json records it.`,
 		Example: `  keel image build container
   keel image build vm --repo out/repo --keys /srv/keel/keys`,
 		Args: cobra.ExactArgs(1),
@@ -58,7 +66,8 @@ every file.`,
 				repos = []string{a.repoDir("")}
 			}
 			opt := image.Options{Definition: def, Repos: repos, Out: filepath.Join(a.out, "images"), SourceDateEpoch: sde, RootOnly: rootOnly,
-				SecureBootKey: sbKey, SecureBootCert: sbCert}
+				SecureBootKey: sbKey, SecureBootCert: sbCert,
+				TrustedKeys: trust, AllowUnsigned: allowUnsigned, KeyStore: distro.KeysAt(keys).Dir}
 			if def.Kind == "bootable" {
 				// The distro key signs verity root hashes; only images with
 				// a verity root need it, and the build says so.
@@ -95,7 +104,9 @@ every file.`,
 	f := cmd.Flags()
 	f.BoolVar(&rootOnly, "rootfs", false, "stop after composing the root filesystem (<out>/images/NAME/rootfs)")
 	f.StringArrayVar(&repos, "repo", nil, "repository directory (repeatable; default <out>/repo)")
-	keysFlag(cmd, &keys, "whose key signs verity root hashes")
+	keysFlag(cmd, &keys, "whose public keys are trusted by default and whose key signs verity root hashes")
+	f.StringArrayVar(&trust, "trust", nil, "public key file, or fingerprint of a key in the key directory, the repository and every package must be signed with (repeatable)")
+	f.BoolVar(&allowUnsigned, "allow-unsigned", false, "compose WITHOUT checking repository and package signatures (dnf's gpgcheck=0); recorded in manifest.json")
 	f.StringVar(&sbKey, "secureboot-key", "", "PEM private key that signs the UKI for Secure Boot (default: secureboot.key in the key directory, if present)")
 	f.StringVar(&sbCert, "secureboot-cert", "", "PEM X.509 certificate for --secureboot-key")
 	return cmd

@@ -60,7 +60,7 @@ func BenchmarkCompose(b *testing.B) {
 	}
 	for i := 0; b.Loop(); i++ {
 		out := filepath.Join(b.TempDir(), fmt.Sprint(i))
-		res, err := Build(context.Background(), Options{Definition: d, Repos: []string{repo}, Out: out, SourceDateEpoch: sde, RootOnly: true})
+		res, err := Build(context.Background(), Options{Definition: d, Repos: []string{repo}, Out: out, SourceDateEpoch: sde, RootOnly: true, AllowUnsigned: true})
 		if err != nil {
 			b.Fatal(err)
 		}

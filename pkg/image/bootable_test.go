@@ -153,7 +153,7 @@ func TestDistroBootable(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			opt := Options{Definition: d, Repos: []string{repo}, Out: t.TempDir(), SourceDateEpoch: sde, Key: keys.key}
+			opt := Options{Definition: d, Repos: []string{repo}, Out: t.TempDir(), SourceDateEpoch: sde, Key: keys.key, Trusted: testKeyring()}
 			if tc.fw == boot.OVMFSecureBoot {
 				opt.SecureBootKey, opt.SecureBootCert = keys.sbKey, keys.sbCert
 			}

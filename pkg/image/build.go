@@ -36,8 +36,19 @@ type Options struct {
 	Repos      []string // local repository directories (rpm-md)
 	// Out receives Out/<name>/: the outputs and manifest.json. The
 	// directory is built aside and renamed into place.
-	Out             string
-	SourceDateEpoch int64 // 0: now
+	Out string
+	// SourceDateEpoch stamps everything; 0: the newest package build
+	// time, so that two builds of the same inputs give the same bytes.
+	SourceDateEpoch int64
+	// Trusted, TrustedKeys (public key files or fingerprints of keys in
+	// KeyStore) and the definition's trusted_keys are the keys repomd.xml
+	// and every package must be signed with; with none of them, KeyStore's
+	// keys. AllowUnsigned checks nothing (dnf's gpgcheck=0) and the
+	// manifest says so.
+	Trusted       *pgp.Keyring
+	TrustedKeys   []string
+	KeyStore      string
+	AllowUnsigned bool
 	// RootOnly stops after composing the root (Out/<name>/rootfs), for
 	// benchmarks and the bootable pipeline.
 	RootOnly bool
@@ -58,6 +69,10 @@ type Manifest struct {
 	Image           string            `json:"image"`
 	Arch            string            `json:"arch"`
 	SourceDateEpoch int64             `json:"source_date_epoch"`
+	// TrustedKeys are the fingerprints repomd.xml and every package were
+	// verified against; AllowUnsigned records that nothing was.
+	TrustedKeys   []string `json:"trusted_keys,omitempty"`
+	AllowUnsigned bool     `json:"allow_unsigned,omitempty"`
 	Packages        []ManifestPackage `json:"packages"`
 	Files           int               `json:"files"` // entries in the root filesystem
 	Size            int64             `json:"size"`  // bytes of regular files
@@ -143,11 +158,16 @@ func build(ctx context.Context, opt Options) (*Result, error) {
 		}
 	}
 	log := logctx.FromContext(ctx)
-	sde := opt.SourceDateEpoch
-	if sde == 0 {
-		sde = time.Now().Unix()
+	var trusted *pgp.Keyring
+	if opt.AllowUnsigned {
+		log.Warn("repository and package signatures are NOT checked (--allow-unsigned; recorded in manifest.json)")
+	} else {
+		var err error
+		if trusted, err = trustedKeys(d, opt); err != nil {
+			return nil, fmt.Errorf("image %s: %w", d.Name, err)
+		}
 	}
-	pkgs, err := LoadRepos(opt.Repos)
+	pkgs, err := LoadRepos(opt.Repos, trusted)
 	if err != nil {
 		return nil, err
 	}
@@ -160,6 +180,16 @@ func build(ctx context.Context, opt Options) (*Result, error) {
 		return nil, fmt.Errorf("image %s: %w", d.Name, err)
 	}
 	log.Info("resolved", "packages", len(res.Packages))
+	sde := opt.SourceDateEpoch
+	if trusted != nil || sde == 0 {
+		newest, err := checkHeaders(ctx, res.InstallOrder(), trusted)
+		if err != nil {
+			return nil, fmt.Errorf("image %s: %w", d.Name, err)
+		}
+		if sde == 0 {
+			sde = newest
+		}
+	}
 
 	if err := os.MkdirAll(opt.Out, 0o755); err != nil {
 		return nil, err
@@ -184,6 +214,10 @@ func build(ctx context.Context, opt Options) (*Result, error) {
 		return nil, fmt.Errorf("image %s: %w", d.Name, err)
 	}
 	man.SourceDateEpoch = sde
+	man.AllowUnsigned = opt.AllowUnsigned
+	if trusted != nil {
+		man.TrustedKeys = trusted.Fingerprints()
+	}
 	log.Info("installed", "files", man.Files)
 	if opt.InspectRoot != nil {
 		if err := opt.InspectRoot(root, stage, man); err != nil {
@@ -233,15 +267,20 @@ func build(ctx context.Context, opt Options) (*Result, error) {
 	return &Result{Dir: final, Manifest: man, Resolved: res.Packages}, nil
 }
 
-// LoadRepos reads the metadata of local repositories.
-func LoadRepos(dirs []string) ([]*resolve.Package, error) {
+// LoadRepos reads the metadata of local repositories, each repomd.xml
+// checked against trusted first (nil: unchecked, --allow-unsigned).
+func LoadRepos(dirs []string, trusted *pgp.Keyring) ([]*resolve.Package, error) {
 	var all []*resolve.Package
 	for _, dir := range dirs {
 		if strings.Contains(dir, "://") && !strings.HasPrefix(dir, "file://") {
 			return nil, fmt.Errorf("repository %s: only local repositories are supported yet (serve it with keel repo serve and mirror it locally)", dir)
 		}
 		dir = strings.TrimPrefix(dir, "file://")
-		_, mds, err := repodata.ReadRepo(dir)
+		md, err := readRepomd(dir, trusted)
+		if err != nil {
+			return nil, fmt.Errorf("repository %s: %w", dir, err)
+		}
+		mds, err := repodata.ReadPackages(dir, md)
 		if err != nil {
 			return nil, fmt.Errorf("repository %s: %w", dir, err)
 		}

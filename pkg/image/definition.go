@@ -50,6 +50,10 @@ type Definition struct {
 	Scriptlets []string `yaml:"scriptlets,omitempty" json:"scriptlets,omitempty"`
 	// Setuid lists paths allowed to keep a setuid/setgid bit.
 	Setuid []string `yaml:"setuid,omitempty" json:"setuid,omitempty"`
+	// TrustedKeys are public key files (relative to this file) or
+	// fingerprints of keys in Keel's key store that the repository and
+	// its packages must be signed with.
+	TrustedKeys []string `yaml:"trusted_keys,omitempty" json:"trusted_keys,omitempty"`
 
 	Users    []User            `yaml:"users,omitempty" json:"users,omitempty"`
 	Groups   []Group           `yaml:"groups,omitempty" json:"groups,omitempty"`
@@ -236,6 +240,11 @@ func (d *Definition) validate() error {
 	for i, s := range d.Scriptlets {
 		if s != "builtin" && s != "sandbox" && !strings.HasPrefix(s, "ignore:") {
 			return ferr(fmt.Sprintf("scriptlets[%d]", i), "%q: want builtin, sandbox or ignore:PACKAGE", s)
+		}
+	}
+	for i, k := range d.TrustedKeys {
+		if strings.TrimSpace(k) == "" {
+			return ferr(fmt.Sprintf("trusted_keys[%d]", i), "empty: want a public key file or a fingerprint")
 		}
 	}
 	for i, f := range d.Files {

@@ -12,18 +12,14 @@ import (
 
 	"github.com/keel-linux/keel/internal/testdistro"
 	"github.com/keel-linux/keel/internal/testenv"
-	"github.com/keel-linux/keel/pkg/resolve/resolvetest"
 )
 
-// distroRepo indexes the real Keel Linux packages into a repository.
+// distroRepo publishes the real Keel Linux packages into a repository
+// signed with testKey.
 func distroRepo(t *testing.T) string {
 	t.Helper()
 	rpms := testdistro.RPMs(t)
-	repo := filepath.Join(t.TempDir(), "repo")
-	if err := resolvetest.IndexRepo(repo, rpms); err != nil {
-		t.Fatal(err)
-	}
-	return repo
+	return signedRepo(t, testKey(), rpms)
 }
 
 func run(t *testing.T, name string, args ...string) string {
@@ -64,7 +60,7 @@ func TestDistroContainers(t *testing.T) {
 		var first []byte
 		var res *Result
 		for i := 0; i < 2; i++ {
-			res, err = Build(context.Background(), Options{Definition: d, Repos: []string{repo}, Out: t.TempDir(), SourceDateEpoch: sde})
+			res, err = Build(context.Background(), Options{Definition: d, Repos: []string{repo}, Out: t.TempDir(), SourceDateEpoch: sde, Trusted: testKeyring()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -116,7 +112,7 @@ func TestDistroContainers(t *testing.T) {
 		// The shipped definition plus a program to run.
 		d := *base
 		d.Packages = append(append([]string(nil), base.Packages...), "hello")
-		res, err := Build(context.Background(), Options{Definition: &d, Repos: []string{repo}, Out: t.TempDir(), SourceDateEpoch: sde})
+		res, err := Build(context.Background(), Options{Definition: &d, Repos: []string{repo}, Out: t.TempDir(), SourceDateEpoch: sde, Trusted: testKeyring()})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -34,7 +34,7 @@ func TestDistroFIPS(t *testing.T) {
 		tamper bool
 	}{{"fips", false}, {"fips-tampered", true}} {
 		t.Run(tc.name, func(t *testing.T) {
-			opt := Options{Definition: d, Repos: []string{repo}, Out: t.TempDir(), SourceDateEpoch: sde, Key: keys.key}
+			opt := Options{Definition: d, Repos: []string{repo}, Out: t.TempDir(), SourceDateEpoch: sde, Key: keys.key, Trusted: testKeyring()}
 			var cnf []byte
 			opt.InspectRoot = func(root, _ string, _ *Manifest) error {
 				var err error

@@ -7,19 +7,52 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/keel-linux/keel/internal/testenv"
+	"github.com/keel-linux/keel/pkg/pgp"
+	"github.com/keel-linux/keel/pkg/repo"
 	"github.com/keel-linux/keel/pkg/resolve/resolvetest"
 	"github.com/keel-linux/keel/pkg/rpm"
 )
 
 const sde = 1700000000
 
+// genRepo writes specs as packages into a repository signed (packages and
+// repomd.xml) with testKey, as keel repo publish does.
 func genRepo(t *testing.T, specs []resolvetest.Spec) string {
 	t.Helper()
+	src := filepath.Join(t.TempDir(), "rpms")
+	os.MkdirAll(src, 0o755)
+	var rpms []string
+	for _, s := range specs {
+		p, err := resolvetest.WriteRPM(src, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rpms = append(rpms, p)
+	}
+	return signedRepo(t, testKey(), rpms)
+}
+
+// testKey signs the test repositories; testKeyring is what builds trust.
+var testKey = sync.OnceValue(func() *pgp.Key {
+	k, err := pgp.Generate("Keel test", "test@keel.invalid", time.Unix(sde, 0))
+	if err != nil {
+		panic(err)
+	}
+	return k
+})
+
+func testKeyring() *pgp.Keyring { return testKey().Keyring() }
+
+// signedRepo publishes rpms into a new repository signed with key.
+func signedRepo(t *testing.T, key *pgp.Key, rpms []string) string {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "repo")
-	if err := resolvetest.WriteRepo(dir, specs); err != nil {
+	if _, err := repo.Publish(context.Background(), repo.Options{Dir: dir, Packages: rpms, Key: key, SourceDateEpoch: sde}); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -62,7 +95,7 @@ func TestBuildReproducible(t *testing.T) {
 	var dirs []string
 	for i := 0; i < 2; i++ {
 		out := t.TempDir()
-		res, err := Build(context.Background(), Options{Definition: def(t, containerYAML), Repos: []string{repo}, Out: out, SourceDateEpoch: sde})
+		res, err := Build(context.Background(), Options{Definition: def(t, containerYAML), Repos: []string{repo}, Out: out, SourceDateEpoch: sde, Trusted: testKeyring()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -106,7 +139,7 @@ func TestRootRPMDB(t *testing.T) {
 	testenv.RequireTool(t, "rpm", "ldconfig")
 	repo := genRepo(t, baseSpecs)
 	out := t.TempDir()
-	res, err := Build(context.Background(), Options{Definition: def(t, containerYAML), Repos: []string{repo}, Out: out, SourceDateEpoch: sde, RootOnly: true})
+	res, err := Build(context.Background(), Options{Definition: def(t, containerYAML), Repos: []string{repo}, Out: out, SourceDateEpoch: sde, Trusted: testKeyring(), RootOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +198,7 @@ func TestBadInput(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			repo := genRepo(t, tc.specs)
 			out := t.TempDir()
-			_, err := Build(context.Background(), Options{Definition: def(t, tc.yaml), Repos: []string{repo}, Out: out, SourceDateEpoch: sde})
+			_, err := Build(context.Background(), Options{Definition: def(t, tc.yaml), Repos: []string{repo}, Out: out, SourceDateEpoch: sde, Trusted: testKeyring()})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want %q", err, tc.want)
 			}

@@ -309,13 +309,21 @@ func (kr *Keyring) Verify(message io.Reader, sig []byte) (string, error) {
 		}
 		sr = blk.Body
 	}
-	signer, err := openpgp.CheckDetachedSignature(kr.list, message, sr, &packet.Config{})
-	if err != nil {
-		return "", fmt.Errorf("signature check: %w", err) // wraps ErrUnknownKey for other keys
+	ent, err := openpgp.CheckDetachedSignature(kr.list, message, sr, &packet.Config{})
+	if errors.Is(err, ErrUnknownKey) {
+		return "", &UntrustedError{Signer: signer(sig), Trusted: kr.Describe()}
 	}
-	return strings.ToUpper(hex.EncodeToString(signer.PrimaryKey.Fingerprint)), nil
+	if err != nil {
+		return "", fmt.Errorf("bad signature by key %s: %v", signer(sig), oneLine(err))
+	}
+	return strings.ToUpper(hex.EncodeToString(ent.PrimaryKey.Fingerprint)), nil
 }
 
 func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 	return renameio.WriteFile(path, data, mode)
+}
+
+// oneLine is the library's message without its "openpgp: " prefix or line breaks.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(strings.TrimPrefix(err.Error(), "openpgp: ")), " ")
 }

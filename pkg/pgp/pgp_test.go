@@ -3,6 +3,7 @@ package pgp
 import (
 	"bytes"
 	"crypto/ed25519"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -176,5 +177,60 @@ func TestDamagedSelfSignature(t *testing.T) {
 	aw.Close()
 	if _, err := ReadPrivate(bytes.NewReader(arm.Bytes())); err == nil {
 		t.Error("a key with a damaged self-signature loaded")
+	}
+}
+
+// TestTrust: a signature by another key is one line naming the signer and
+// the trusted keys; fingerprints and key IDs find keys in a store.
+func TestTrust(t *testing.T) {
+	at := time.Unix(1700000000, 0)
+	k, _ := Generate("A", "a@keel.invalid", at)
+	o, _ := Generate("B", "b@keel.invalid", at)
+	sig, err := o.Sign(strings.NewReader("m"), at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = k.Keyring().Verify(strings.NewReader("m"), sig)
+	want := "signed by key " + o.Fingerprint() + ", which is not trusted (trusted: " + k.Fingerprint() + " (A <a@keel.invalid>))"
+	if err == nil || err.Error() != want || !errors.Is(err, ErrUnknownKey) {
+		t.Errorf("err = %v\nwant %s", err, want)
+	}
+	ksig, _ := k.SignArmored(strings.NewReader("m"), at)
+	if _, err := k.Keyring().Verify(strings.NewReader("changed"), ksig); err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "bad signature by key "+k.Fingerprint()) {
+		t.Errorf("tampered message: %v", err)
+	}
+
+	store := t.TempDir()
+	os.WriteFile(filepath.Join(store, PublicFile), k.PublicArmored(), 0o644)
+	os.MkdirAll(filepath.Join(store, TrustedDir), 0o755)
+	os.WriteFile(filepath.Join(store, TrustedDir, "b.asc"), o.PublicArmored(), 0o644)
+	kr, err := StoreKeyring(store)
+	if err != nil || kr.Len() != 2 {
+		t.Fatalf("store keyring: %v %v", kr, err)
+	}
+	for _, tc := range []struct {
+		specs []string
+		want  string // fingerprints, or an error substring
+	}{
+		{[]string{o.Fingerprint()}, o.Fingerprint()},
+		{[]string{"0x" + o.KeyID()}, o.Fingerprint()},
+		{[]string{strings.ToLower(k.Fingerprint()), filepath.Join(store, TrustedDir, "b.asc")}, strings.Join(kr.Fingerprints(), " ")},
+		{[]string{"b.asc"}, o.Fingerprint()}, // relative to base
+		{[]string{"0123456789ABCDEF"}, "not in the key store"},
+		{[]string{"missing.asc"}, "trusted key missing.asc"},
+	} {
+		got, err := LoadTrusted(tc.specs, filepath.Join(store, TrustedDir), store)
+		s := ""
+		if err != nil {
+			s = err.Error()
+		} else {
+			s = strings.Join(got.Fingerprints(), " ")
+		}
+		if !strings.Contains(s, tc.want) {
+			t.Errorf("LoadTrusted(%v) = %q, want %q", tc.specs, s, tc.want)
+		}
+	}
+	if !IsFingerprint("63E5 47F9 CD8B 64F7 3944  84AE DBEA 62DC 842B 6EAB") || IsFingerprint("./key.asc") || IsFingerprint("deadbeef") {
+		t.Error("IsFingerprint")
 	}
 }

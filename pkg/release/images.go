@@ -60,6 +60,8 @@ func imagesStage(ctx context.Context, dir string, m *Manifest, d *distro.Distro,
 		res, err := image.Build(ctx, image.Options{
 			Definition: def, Repos: []string{filepath.Join(dir, RepoDir)}, Out: filepath.Join(dir, ImagesDir),
 			SourceDateEpoch: date.Unix(), Key: opt.Key, SecureBootKey: opt.SecureBootKey, SecureBootCert: opt.SecureBootCert,
+			// The cut signed the repository with the distro key: trust exactly it.
+			Trusted: opt.Key.Keyring(),
 			InspectRoot: func(root, stage string, im *image.Manifest) error {
 				rep, err := baseline.Check(root, policy)
 				if err != nil {
