@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/keel-linux/keel/pkg/boot"
+	"github.com/keel-linux/keel/pkg/distro"
 	"github.com/keel-linux/keel/pkg/image"
 	"github.com/spf13/cobra"
 )
@@ -30,72 +30,50 @@ func newBootCmd(a *app) *cobra.Command {
 		consoleLog                    string
 		memory, cpus                  int
 		noManifest                    bool
+		keys                          string
 		saveVars                      string
 		pvh                           bool
 	)
 	cmd := &cobra.Command{
 		Use:   "boot IMAGE",
 		Short: "Boot a disk image under QEMU (TCG) and assert the facts keel-init reports",
-		Long: `Boot IMAGE (raw, qcow2 or vhd) under OVMF, or with --secure-boot under OVMF with
-Secure Boot enforced, or a kernel directly with --kernel. The serial console is
-captured; keel-init's KEEL-FACT lines are checked against the image's
-manifest.json when it sits beside IMAGE (variant presets, kernel release, root
-hash, OpenSSL/FIPS health checks when openssl is installed), else --variant
-presets, and --expect assertions (key=value, key!=value, key~=regexp,
-key!~regexp).
+		Long: `Boot IMAGE (raw, qcow2 or vhd: its header is checked, and names the format,
+before QEMU starts) under OVMF, or with --secure-boot under OVMF with Secure
+Boot enforced, or a kernel directly with --kernel. With the image's
+manifest.json beside IMAGE, it boots by the plan the release cut uses: Secure
+Boot enforced when the UKI is signed and the key directory has the
+certificate, and keel-init's KEEL-FACT lines checked against the manifest
+(variant presets, kernel release, root hash, OpenSSL/FIPS health checks when
+openssl is installed); else --variant presets. --expect adds assertions
+(key=value, key!=value, key~=regexp, key!~regexp).
 Exit status 3 when the guest did not boot or a fact is wrong.`,
 		Example: `  keel boot out/images/vm/vm.qcow2
   keel boot out/images/guard/guard.raw --secure-boot --enroll-cert ~/.local/share/keel/keys/secureboot.crt
   keel boot --kernel vmlinuz --initrd initrd.img --append console=ttyS0 --expect kernel.release~=^6\.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o := boot.Options{Timeout: timeout, Memory: memory, CPUs: cpus, Firmware: boot.OVMF,
-				DiskFormat: format, Kernel: kernel, Initrd: initrd, Cmdline: appendCmdline, Vars: vars, SaveVars: saveVars, PVH: pvh}
-			if len(args) == 1 {
-				o.Disk = args[0]
-				if o.DiskFormat == "" {
-					switch strings.ToLower(filepath.Ext(o.Disk)) {
-					case ".qcow2":
-						o.DiskFormat = "qcow2"
-					case ".vhd":
-						o.DiskFormat = "vpc"
-					}
-				}
+			switch format {
+			case "", "raw", "qcow2", "vpc":
+			case "vhd":
+				format = "vpc"
+			default:
+				return usageError{fmt.Errorf("--format %q: want raw, qcow2 or vhd", format)}
 			}
-			if kernel != "" {
-				o.Firmware = boot.Direct
-			} else if len(args) == 0 {
-				return fmt.Errorf("boot: give an IMAGE, or --kernel for a direct boot")
+			if kernel == "" && len(args) == 0 {
+				return usageError{fmt.Errorf("give an IMAGE, or --kernel for a direct boot")}
 			}
-			if secure {
-				if kernel != "" {
-					return fmt.Errorf("boot: --secure-boot boots the disk through OVMF; drop --kernel")
-				}
-				o.Firmware = boot.OVMFSecureBoot
-				if enrollCert != "" {
-					dir, err := os.MkdirTemp("", "keel-vars-*")
-					if err != nil {
-						return err
-					}
-					defer os.RemoveAll(dir)
-					o.Vars = filepath.Join(dir, "vars.fd")
-					if err := boot.EnrollVars(cmd.Context(), vars, enrollCert, o.Vars); err != nil {
-						return err
-					}
-				}
+			if secure && kernel != "" {
+				return usageError{fmt.Errorf("--secure-boot boots the disk through OVMF; drop --kernel")}
 			}
-			ex, err := bootExpectations(o.Disk, variant, kernelRel, noManifest)
-			if err != nil {
-				return err
-			}
+			var ex []boot.Expectation
 			for _, s := range expects {
 				e, err := boot.ParseExpectation(s)
 				if err != nil {
-					return err
+					return usageError{err}
 				}
 				ex = append(ex, e)
 			}
-			o.Expect = ex
+			o := boot.Options{Timeout: timeout, Memory: memory, CPUs: cpus, SaveVars: saveVars}
 			if consoleLog != "" {
 				f, err := os.Create(consoleLog)
 				if err != nil {
@@ -104,9 +82,48 @@ Exit status 3 when the guest did not boot or a fact is wrong.`,
 				defer f.Close()
 				o.Console = f
 			}
-			res, err := boot.Run(cmd.Context(), o)
-			if err != nil {
-				return err
+			var res *boot.Result
+			if kernel != "" {
+				presets, err := presetExpect(variant, kernelRel)
+				if err != nil {
+					return err
+				}
+				o.Firmware, o.Kernel, o.Initrd, o.Cmdline, o.PVH, o.Expect = boot.Direct, kernel, initrd, appendCmdline, pvh, append(presets, ex...)
+				if len(args) == 1 {
+					if o.DiskFormat, err = boot.DetectDiskFormat(args[0]); err != nil {
+						return err
+					}
+					o.Disk = args[0]
+				}
+				if res, err = boot.Run(cmd.Context(), o); err != nil {
+					return err
+				}
+			} else {
+				plan, err := bootPlan(args[0], variant, kernelRel, keys, noManifest)
+				if err != nil {
+					return err
+				}
+				plan.DiskFormat = format
+				plan.Expect = append(plan.Expect, ex...)
+				if vars != "" {
+					plan.Vars = vars
+					if enrollCert == "" {
+						plan.EnrollCert = "" // --vars holds the enrolled keys already
+					}
+				}
+				if secure {
+					plan.Firmware = boot.OVMFSecureBoot
+				}
+				if enrollCert != "" {
+					plan.EnrollCert = enrollCert
+				}
+				if plan.Firmware == boot.OVMFSecureBoot && plan.EnrollCert == "" && vars == "" {
+					return usageError{fmt.Errorf("--secure-boot needs --vars (enrolled keys) or --enroll-cert PEM")}
+				}
+				if res, err = plan.Run(cmd.Context(), o); err != nil {
+					return err
+				}
+				ex = plan.Expect
 			}
 			out := cmd.OutOrStdout()
 			if a.json {
@@ -136,7 +153,8 @@ Exit status 3 when the guest did not boot or a fact is wrong.`,
 	f.StringVar(&variant, "variant", "", "apply a variant's checks: vm, hwe, guard or fips (default: from manifest.json beside IMAGE)")
 	f.BoolVar(&noManifest, "no-manifest", false, "ignore manifest.json beside IMAGE")
 	f.StringVar(&kernelRel, "kernel-release", "", "expected kernel release (from the image manifest)")
-	f.StringVar(&format, "format", "", "disk format: raw, qcow2 or vpc (default: from the extension, else raw)")
+	f.StringVar(&format, "format", "", "disk format: raw, qcow2 or vhd (default: read from the image's header)")
+	keysFlag(cmd, &keys, "whose Secure Boot certificate is enrolled for an image signed for Secure Boot")
 	f.StringVar(&kernel, "kernel", "", "boot this kernel directly (no firmware; for timing and debugging)")
 	f.StringVar(&initrd, "initrd", "", "initramfs for --kernel")
 	f.StringVar(&appendCmdline, "append", "", "kernel command line for --kernel")
@@ -147,31 +165,41 @@ Exit status 3 when the guest did not boot or a fact is wrong.`,
 	return cmd
 }
 
-// bootExpectations reads the image manifest beside disk (written by keel
-// image build) unless told not to or a variant is given; without one, the
-// --variant presets apply.
-func bootExpectations(disk, variant, kernelRel string, noManifest bool) ([]boot.Expectation, error) {
-	if disk != "" && variant == "" && !noManifest {
-		b, err := os.ReadFile(filepath.Join(filepath.Dir(disk), "manifest.json"))
+// bootPlan is the image's own plan (image.Manifest.BootPlan, as the release
+// cut boots it) when its manifest.json sits beside disk, unless told not to
+// or a variant is given; else OVMF with the --variant presets. An image
+// signed for Secure Boot boots with it enforced when the key directory has
+// the certificate.
+func bootPlan(disk, variant, kernelRel, keys string, noManifest bool) (boot.Plan, error) {
+	if variant == "" && !noManifest {
+		mf := filepath.Join(filepath.Dir(disk), "manifest.json")
+		b, err := os.ReadFile(mf)
 		if err == nil {
 			var man image.Manifest
 			if err := json.Unmarshal(b, &man); err != nil {
-				return nil, fmt.Errorf("boot: %s: %w", filepath.Join(filepath.Dir(disk), "manifest.json"), err)
+				return boot.Plan{}, fmt.Errorf("boot: %s: %w", mf, err)
 			}
 			if man.Boot != nil && kernelRel != "" {
 				man.Boot.KernelRelease = kernelRel // --kernel-release wins
 			}
-			ex, err := man.BootExpect()
+			_, cert := distro.KeysAt(keys).SecureBoot()
+			p, err := man.BootPlan(filepath.Dir(disk), disk, cert)
 			if err != nil {
-				return nil, fmt.Errorf("boot: %w", err)
+				return boot.Plan{}, fmt.Errorf("boot: %w", err)
 			}
-			return ex, nil
+			return p, nil
 		}
 	}
+	ex, err := presetExpect(variant, kernelRel)
+	return boot.Plan{Disk: disk, Firmware: boot.OVMF, Expect: ex}, err
+}
+
+// presetExpect are the --variant checks.
+func presetExpect(variant, kernelRel string) ([]boot.Expectation, error) {
 	switch variant {
 	case "", "vm", "hwe", "guard", "fips":
 	default:
-		return nil, fmt.Errorf("boot: unknown variant %q (want vm, hwe, guard or fips)", variant)
+		return nil, usageError{fmt.Errorf("--variant %q: want vm, hwe, guard or fips", variant)}
 	}
 	return boot.ImageExpect(variant, kernelRel, "", "", nil)
 }

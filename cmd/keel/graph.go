@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -18,10 +20,13 @@ func newGraphCmd(a *app) *cobra.Command {
 package needs which before it can build: a BuildRequires satisfied by another
 spec's binary package, or by the runtime Requires of such a package. Layers
 list packages that may build in parallel. Cycles are printed with the exact
-chain and make the command fail. --json is --format json.`,
+chain and make the command fail. --json prints the json document as one line.`,
 		Example: `  keel graph
   keel graph --format dot | dot -Tsvg > graph.svg`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if format != "text" && format != "json" && format != "dot" {
+				return usageError{fmt.Errorf("--format %q: expected text, json or dot", format)}
+			}
 			specs, errs, err := f.readSpecs(cmd.Context(), a, args)
 			if err != nil {
 				return err
@@ -31,19 +36,22 @@ chain and make the command fail. --json is --format json.`,
 				fmt.Fprintln(cmd.ErrOrStderr(), "keel graph:", e)
 			}
 			g := graph.New(specs)
-			if a.json && format == "text" {
-				format = "json"
-			}
 			out := cmd.OutOrStdout()
-			switch format {
-			case "text":
+			switch {
+			case a.json:
+				var doc bytes.Buffer
+				if err = g.WriteJSON(&doc); err == nil {
+					var line bytes.Buffer
+					if err = json.Compact(&line, doc.Bytes()); err == nil {
+						_, err = fmt.Fprintln(out, line.String()) // one JSON line, as every --json
+					}
+				}
+			case format == "text":
 				err = g.WriteText(out)
-			case "json":
+			case format == "json":
 				err = g.WriteJSON(out)
-			case "dot":
-				err = g.WriteDOT(out)
 			default:
-				return usageError{fmt.Errorf("--format %q: expected text, json or dot", format)}
+				err = g.WriteDOT(out)
 			}
 			if err != nil {
 				return err

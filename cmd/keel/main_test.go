@@ -152,6 +152,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"repo", "bogus"}, `unknown command "bogus" for "keel repo"`},
 		{[]string{"-v", "-q", "version"}, "contradict"},
 		{[]string{"graph", "--format", "svg"}, "expected text, json or dot"},
+		{[]string{"boot", "x.img", "--format", "vmdk"}, "want raw, qcow2 or vhd"},
+		{[]string{"scan", "repo", "r", "--format", "xml"}, "expected table, json or sarif"},
 	} {
 		_, stderr, code := keel(t, context.Background(), tc.args...)
 		if code != 2 || !strings.Contains(stderr, tc.want) {
@@ -186,6 +188,35 @@ func TestInterrupted(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "hash")); err == nil {
 		t.Error("an interrupted verity format left its output")
+	}
+}
+
+// keel boot refuses what is not a disk image before QEMU starts.
+func TestBootRefusesNonDisk(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "notes.txt")
+	if err := os.WriteFile(p, []byte("not a disk"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := keel(t, context.Background(), "boot", "--no-manifest", p)
+	if code != 1 || !strings.Contains(stderr, "not a disk image") {
+		t.Errorf("keel boot notes.txt: exit %d, %q", code, stderr)
+	}
+}
+
+// --json output is JSON lines: every line of stdout one object.
+func TestJSONLines(t *testing.T) {
+	for _, args := range [][]string{{"specs"}, {"graph"}, {"image", "list"}, {"advisories", "list"}, {"version"}} {
+		out, stderr, code := keel(t, context.Background(), append([]string{"--json", "--cache", t.TempDir()}, args...)...)
+		if code != 0 {
+			t.Fatalf("keel --json %v: exit %d: %s", args, code, stderr)
+		}
+		lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+		for i, l := range lines {
+			var v map[string]any
+			if err := json.Unmarshal([]byte(l), &v); err != nil {
+				t.Errorf("keel --json %v: line %d is not a JSON object: %v: %.80q", args, i+1, err, l)
+			}
+		}
 	}
 }
 

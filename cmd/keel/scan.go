@@ -87,14 +87,13 @@ func newScanCmd(a *app) *cobra.Command {
 			}
 			rep.Notes = append(rep.Notes, notes...)
 			f := format
-			if a.json && f == "table" {
-				f = "json"
-			}
 			out := c.OutOrStdout()
-			switch f {
-			case "json":
+			switch {
+			case a.json && f != "sarif":
+				err = emit(out, rep) // one JSON line, as every --json
+			case f == "json":
 				err = scan.WriteJSON(out, rep)
-			case "sarif":
+			case f == "sarif":
 				err = scan.WriteSARIF(out, rep, version)
 			default:
 				err = scan.WriteTable(out, rep)
@@ -108,7 +107,7 @@ func newScanCmd(a *app) *cobra.Command {
 	cmd := group("scan", "Match packages against advisories (exit 3 when affected)", `Match the packages of a repository, RPM files, an image or an SBOM against
 the advisory store (default: the tree's advisories/) and any OVAL or OSV
 feeds given. Exit status 3 when a package is affected at or above --fail-on.
---json is --format json.`)
+--json prints the json report as one line.`)
 	for _, k := range []struct{ use, short, example string }{
 		{"repo DIR...", "Scan the binary RPMs of a repository directory", "  keel scan repo out/repo --fail-on High"},
 		{"rpm FILE...", "Scan RPM files", "  keel scan rpm openssl-3.0.15-1.kl1.x86_64.rpm --oval feed.xml"},

@@ -98,6 +98,35 @@ func (m *Manifest) BootExpect() ([]boot.Expectation, error) {
 	return boot.ImageExpect(m.Image, m.Boot.KernelRelease, m.Boot.Cmdline, m.Boot.RootHash, m.PackageNames())
 }
 
+// BootPlan is how keel boot and the release cut boot this image: disk (or,
+// when "", the first of its raw, qcow2 and vhd outputs under dir), UEFI
+// with Secure Boot enforced when its UKI is signed (cert, when given, is
+// enrolled for the run; without one the image boots without enforcement),
+// and BootExpect.
+func (m *Manifest) BootPlan(dir, disk, cert string) (boot.Plan, error) {
+	ex, err := m.BootExpect()
+	if err != nil {
+		return boot.Plan{}, err
+	}
+	if disk == "" {
+		for _, want := range []string{"raw", "qcow2", "vhd"} {
+			for _, o := range m.Outputs {
+				if o.Format == want && disk == "" {
+					disk = filepath.Join(dir, o.Path)
+				}
+			}
+		}
+	}
+	if disk == "" {
+		return boot.Plan{}, fmt.Errorf("image %s: no disk output to boot (raw, qcow2 or vhd)", m.Image)
+	}
+	p := boot.Plan{Disk: disk, Firmware: boot.OVMF, Expect: ex}
+	if m.Boot.SecureBoot && cert != "" {
+		p.Firmware, p.EnrollCert = boot.OVMFSecureBoot, cert
+	}
+	return p, nil
+}
+
 // ManifestPackage is one installed package.
 type ManifestPackage struct {
 	Name      string `json:"name"`

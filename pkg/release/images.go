@@ -107,34 +107,16 @@ func bootImage(ctx context.Context, dir string, res *image.Result, opt Options) 
 	if man.Boot == nil {
 		return br, fmt.Errorf("image %s: bootable but its manifest has no boot section", man.Image)
 	}
-	qemuFormat := map[string]string{"raw": "raw", "qcow2": "qcow2", "vhd": "vpc"}
-	var disk, format string
-	for _, want := range []string{"raw", "qcow2", "vhd"} {
-		for _, o := range man.Outputs {
-			if o.Format == want && disk == "" {
-				disk, format = filepath.Join(res.Dir, o.Path), qemuFormat[want]
-			}
-		}
+	if man.Boot.SecureBoot && opt.SecureBootCert == "" {
+		return br, fmt.Errorf("image %s: its UKI is signed, but no Secure Boot certificate to enroll for the boot gate", man.Image)
 	}
-	if disk == "" {
-		return br, fmt.Errorf("image %s: no disk output to boot (raw, qcow2 or vhd)", man.Image)
-	}
-	br.Disk, _ = filepath.Rel(dir, disk)
-	ex, err := man.BootExpect()
+	plan, err := man.BootPlan(res.Dir, "", opt.SecureBootCert)
 	if err != nil {
 		return br, err
 	}
-	o := boot.Options{Disk: disk, DiskFormat: format, Firmware: boot.OVMF, Expect: ex, Timeout: 150 * time.Second}
-	if man.Boot.SecureBoot {
-		vars := filepath.Join(os.TempDir(), "keel-release-vars-"+man.Image+".fd")
-		defer os.Remove(vars)
-		if err := boot.EnrollVars(ctx, "", opt.SecureBootCert, vars); err != nil {
-			return br, fmt.Errorf("enrolling the Secure Boot certificate: %w", err)
-		}
-		o.Firmware, o.Vars = boot.OVMFSecureBoot, vars
-	}
+	br.Disk, _ = filepath.Rel(dir, plan.Disk)
 	step := logctx.StartStep(ctx, "boot", man.Image, "booting", "disk", br.Disk, "secure_boot", man.Boot.SecureBoot)
-	r, err := boot.Run(ctx, o)
+	r, err := plan.Run(ctx, boot.Options{Timeout: 150 * time.Second})
 	if err != nil {
 		err = fmt.Errorf("booting %s: %w", man.Image, err)
 		step.Fail(err)
