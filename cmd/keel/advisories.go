@@ -70,10 +70,10 @@ seen is kept. With --nvd-api, poll the NVD API by lastModified windows.`,
 			if a.json {
 				return emit(out, rep)
 			}
-			fmt.Fprintf(out, "%s: %d added, %d updated, %d withdrawn, %d unchanged, %d skipped, %d conflicts\n",
+			a.sayf(out, "%s: %d added, %d updated, %d withdrawn, %d unchanged, %d skipped, %d conflicts\n",
 				rep.Source, len(rep.Added), len(rep.Updated), len(rep.Withdrawn), rep.Unchanged, len(rep.Skipped), len(rep.Conflicts))
 			for _, s := range rep.Skipped {
-				fmt.Fprintf(out, "  skipped %s: %s\n", s.Ref, s.Reason)
+				a.sayf(out, "  skipped %s: %s\n", s.Ref, s.Reason)
 			}
 			return nil
 		},
@@ -143,9 +143,9 @@ in the store's keel source.`,
 				}
 				return nil
 			}
-			fmt.Fprintf(out, "%d record(s) written\n", len(all))
+			a.sayf(out, "%d record(s) written\n", len(all))
 			for _, id := range all {
-				fmt.Fprintln(out, " ", id)
+				a.sayf(out, "  %s\n", id)
 			}
 			return nil
 		},

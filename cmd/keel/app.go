@@ -153,6 +153,14 @@ func (a *app) cacheDir() string {
 	return distro.DefaultCache()
 }
 
+// sayf prints a summary or confirmation line, which -q silences (errors,
+// and the data a command was asked for, are always printed).
+func (a *app) sayf(w io.Writer, format string, args ...any) {
+	if !a.quiet {
+		fmt.Fprintf(w, format, args...)
+	}
+}
+
 // emit writes v as one JSON line: every --json result is a JSON line.
 func emit(w io.Writer, v any) error {
 	return json.NewEncoder(w).Encode(v)

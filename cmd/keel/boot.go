@@ -134,7 +134,7 @@ Exit status 3 when the guest did not boot or a fact is wrong.`,
 					fmt.Fprintf(out, "%s=%s\n", f.Key, f.Value)
 				}
 				if res.OK {
-					fmt.Fprintf(out, "boot ok: status after %.2fs, %d facts, %d expectations met\n", res.StatusAfter.Seconds(), len(res.Order), len(ex))
+					a.sayf(out, "boot ok: status after %.2fs, %d facts, %d expectations met\n", res.StatusAfter.Seconds(), len(res.Order), len(ex))
 				}
 			}
 			if !res.OK {

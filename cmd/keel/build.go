@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 
 	"github.com/keel-linux/keel/pkg/build"
@@ -48,7 +46,7 @@ Artifacts: <out>/rpms/<arch>/, <out>/srpms/, <out>/logs/<pkg>.log,
 						}
 					}
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%d built, %d cached, %d failed in %.1fs; packages in %s\n",
+				a.sayf(cmd.OutOrStdout(), "%d built, %d cached, %d failed in %.1fs; packages in %s\n",
 					built, cached, len(res.Failed()), res.Seconds, res.RPMDir)
 			}
 			return err

@@ -89,15 +89,15 @@ trusted/*). The repository's own RPM-GPG-KEY-* is never trusted.
 			if a.json {
 				return emit(cmd.OutOrStdout(), res.Manifest)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: %d packages, %d files, %d bytes\n", def.Name, len(res.Manifest.Packages), res.Manifest.Files, res.Manifest.Size)
+			a.sayf(cmd.OutOrStdout(), "%s: %d packages, %d files, %d bytes\n", def.Name, len(res.Manifest.Packages), res.Manifest.Files, res.Manifest.Size)
 			for _, o := range res.Manifest.Outputs {
 				id := o.Digest
 				if id == "" {
 					id = "sha256:" + o.SHA256
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "  %-15s %s %s\n", o.Format, filepath.Join(res.Dir, o.Path), id)
+				a.sayf(cmd.OutOrStdout(), "  %-15s %s %s\n", o.Format, filepath.Join(res.Dir, o.Path), id)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "  %-15s %s\n", "manifest", filepath.Join(res.Dir, "manifest.json"))
+			a.sayf(cmd.OutOrStdout(), "  %-15s %s\n", "manifest", filepath.Join(res.Dir, "manifest.json"))
 			return nil
 		},
 	}

@@ -78,7 +78,7 @@ SOURCE_DATE_EPOCH, when set, is the keys' creation time.`,
 			if made {
 				verb = "new"
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s key %s in %s (Secure Boot: %s)\n", verb, k.Fingerprint(), keys.Dir, sbCert)
+			a.sayf(cmd.OutOrStdout(), "%s key %s in %s (Secure Boot: %s)\n", verb, k.Fingerprint(), keys.Dir, sbCert)
 			return nil
 		},
 	}

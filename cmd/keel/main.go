@@ -20,6 +20,10 @@ func main() {
 	// children are stopped and temporary files removed; run reports it as
 	// "interrupted", exit 130.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop() // a second Ctrl-C kills at once, should a pipeline not stop
+	}()
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)

@@ -72,9 +72,9 @@ Exit status 4 when a gate fails.`,
 			}
 			if !a.json {
 				if res.NoOp {
-					fmt.Fprintf(out, "release %s is up to date: %s\n", res.Manifest.Version, res.Dir)
+					a.sayf(out, "release %s is up to date: %s\n", res.Manifest.Version, res.Dir)
 				} else {
-					fmt.Fprintf(out, "release %s: %s (notes: %s)\n", res.Manifest.Version, res.Dir, filepath.Join(res.Dir, release.NotesMD))
+					a.sayf(out, "release %s: %s (notes: %s)\n", res.Manifest.Version, res.Dir, filepath.Join(res.Dir, release.NotesMD))
 				}
 			}
 			return nil
@@ -147,7 +147,7 @@ func newReleasePromoteCmd(a *app, dir *string) *cobra.Command {
 			if a.json {
 				return emit(cmd.OutOrStdout(), map[string]string{"channel": to, "release": args[0]})
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s -> %s\n", to, args[0])
+			a.sayf(cmd.OutOrStdout(), "%s -> %s\n", to, args[0])
 			return nil
 		},
 	}
@@ -183,7 +183,7 @@ and the repository metadata. Exit status 3 when anything is wrong.`,
 				for _, p := range rep.Problems {
 					fmt.Fprintln(cmd.OutOrStdout(), "PROBLEM", p)
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s: %d artifacts checked, %d problems\n", args[0], rep.Checked, len(rep.Problems))
+				a.sayf(cmd.OutOrStdout(), "%s: %d artifacts checked, %d problems\n", args[0], rep.Checked, len(rep.Problems))
 			}
 			if len(rep.Problems) > 0 {
 				return exitError{code: 3, err: fmt.Errorf("release %s failed verification", args[0])}

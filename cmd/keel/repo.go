@@ -95,7 +95,7 @@ are unchanged.`,
 			if a.json {
 				return emit(cmd.OutOrStdout(), res)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%d added, %d unchanged, %d packages in %s (generation %s)\n",
+			a.sayf(cmd.OutOrStdout(), "%d added, %d unchanged, %d packages in %s (generation %s)\n",
 				len(res.Added), len(res.Unchanged), res.Packages, a.repoDir(*dir), res.Generation)
 			return nil
 		},
@@ -143,7 +143,7 @@ packages on the way in.`,
 			if a.json {
 				return emit(cmd.OutOrStdout(), res)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%d read, %d re-used, %d packages (generation %s)\n",
+			a.sayf(cmd.OutOrStdout(), "%d read, %d re-used, %d packages (generation %s)\n",
 				len(res.Added), res.Reused, res.Packages, res.Generation)
 			return nil
 		},
@@ -184,7 +184,7 @@ func newRepoVerifyCmd(a *app, dir *string) *cobra.Command {
 						fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n", p.Path, p.What)
 					}
 					if err == nil {
-						fmt.Fprintf(cmd.OutOrStdout(), "ok: %d packages, repomd.xml signed by %s\n", rep.Packages, rep.Signer)
+						a.sayf(cmd.OutOrStdout(), "ok: %d packages, repomd.xml signed by %s\n", rep.Packages, rep.Signer)
 					}
 				}
 			}
@@ -209,7 +209,7 @@ func newRepoServeCmd(a *app, dir *string) *cobra.Command {
 				if a.json {
 					emit(cmd.OutOrStdout(), map[string]string{"listening": "http://" + addr + "/"})
 				} else {
-					fmt.Fprintf(cmd.OutOrStdout(), "serving %s on http://%s/\n", d, addr)
+					a.sayf(cmd.OutOrStdout(), "serving %s on http://%s/\n", d, addr)
 				}
 			}})
 		},

@@ -89,7 +89,7 @@ func (o *sbomFlags) run(a *app, kind string) func(*cobra.Command, []string) erro
 		if a.json {
 			return emit(c.OutOrStdout(), map[string]any{"spdx": sp, "cyclonedx": cd, "packages": res.Packages, "files": res.Files})
 		}
-		fmt.Fprintf(c.OutOrStdout(), "%d packages, %d files\n%s\n%s\n", res.Packages, res.Files, sp, cd)
+		a.sayf(c.OutOrStdout(), "%d packages, %d files\n%s\n%s\n", res.Packages, res.Files, sp, cd)
 		return nil
 	}
 }

@@ -41,7 +41,7 @@ whose sha256 differs from its pin is refused.`,
 						continue
 					}
 					if !a.json {
-						fmt.Fprintf(cmd.OutOrStdout(), "ok  %-16s %s\n", p, file)
+						a.sayf(cmd.OutOrStdout(), "ok  %-16s %s\n", p, file)
 					} else {
 						emit(cmd.OutOrStdout(), map[string]string{"package": p, "file": file, "path": path, "sha256": m.Signatures[file]})
 					}
@@ -86,7 +86,7 @@ for a release you did not expect to change is an alarm, not an update.`,
 				if dryRun {
 					verb = "would update"
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%d pins %s\n", total, verb)
+				a.sayf(cmd.OutOrStdout(), "%d pins %s\n", total, verb)
 			}
 			return nil
 		},
