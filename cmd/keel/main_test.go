@@ -319,3 +319,28 @@ func documented(readme, parent, sub string) bool {
 	}
 	return false
 }
+
+// TestScanNeedsAdvisories: a scan with no advisory data fails instead of
+// reporting "0 affected"; outside a checkout it uses the embedded tree's
+// store and says so.
+func TestScanNeedsAdvisories(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	m := filepath.Join(dir, "manifest.json")
+	os.WriteFile(m, []byte(`{"image":"x","arch":"x86_64","packages":[{"name":"zzz-none","epoch":0,"version":"1","release":"1","arch":"x86_64","source":"zzz-none"}]}`), 0o644)
+	os.Mkdir(filepath.Join(dir, "empty"), 0o755)
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"scan", "image", m, "--store", filepath.Join(dir, "nonexistent")}, 1, "no advisory store at " + filepath.Join(dir, "nonexistent")},
+		{[]string{"scan", "image", m, "--store", filepath.Join(dir, "empty")}, 1, "no advisory data in " + filepath.Join(dir, "empty")},
+		{[]string{"--cache", t.TempDir(), "scan", "image", m}, 0, "(the embedded Keel Linux tree's):"},
+	} {
+		out, stderr, code := keel(t, context.Background(), tc.args...)
+		if code != tc.code || !strings.Contains(out+stderr, tc.want) {
+			t.Errorf("keel %v: exit %d, want %d and %q:\n%s%s", tc.args, code, tc.code, tc.want, out, stderr)
+		}
+	}
+}

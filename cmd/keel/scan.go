@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -41,6 +42,10 @@ func newScanCmd(a *app) *cobra.Command {
 				stores = []string{st.Root}
 			}
 			for _, s := range stores {
+				// A store that is not there is no data, not "0 affected".
+				if fi, err := os.Stat(s); err != nil || !fi.IsDir() {
+					return fmt.Errorf("scan: no advisory store at %s (pass --store DIR, --oval FILE or --osv FILE)", s)
+				}
 				res, err := advisory.Store{Root: s}.Load()
 				if err != nil {
 					return fmt.Errorf("scan: %w", err)
@@ -49,6 +54,11 @@ func newScanCmd(a *app) *cobra.Command {
 					return fmt.Errorf("scan: advisory store: %w", e)
 				}
 				advs = append(advs, res.Advisories...)
+				from := ""
+				if strings.HasPrefix(s, a.cacheDir()+string(filepath.Separator)) {
+					from = " (the embedded Keel Linux tree's)"
+				}
+				notes = append(notes, fmt.Sprintf("advisory store %s%s: %d advisories", s, from, len(res.Advisories)))
 			}
 			for _, f := range ovalFeeds {
 				b, err := os.ReadFile(f)
@@ -80,6 +90,9 @@ func newScanCmd(a *app) *cobra.Command {
 				if len(skips) > 0 {
 					notes = append(notes, fmt.Sprintf("%s: %d records skipped", f, len(skips)))
 				}
+			}
+			if len(advs) == 0 {
+				return fmt.Errorf("scan: no advisory data in %s: nothing to match against", strings.Join(append(append(stores, ovalFeeds...), osvFeeds...), ", "))
 			}
 			rep, scanErr := scan.Run(c.Context(), pkgs, scan.Options{Advisories: advs, FailOn: failOn, IncludeFixed: all, SLA: advisory.DefaultSLA()})
 			if rep == nil {
