@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/keel-linux/keel/pkg/release/manifest"
+	"github.com/keel-linux/keel/pkg/release/render"
 	"os"
 	"path/filepath"
 	"time"
@@ -74,7 +76,7 @@ Exit status 4 when a gate fails.`,
 				if res.NoOp {
 					a.sayf(out, "release %s is up to date: %s\n", res.Manifest.Version, res.Dir)
 				} else {
-					a.sayf(out, "release %s: %s (notes: %s)\n", res.Manifest.Version, res.Dir, filepath.Join(res.Dir, release.NotesMD))
+					a.sayf(out, "release %s: %s (notes: %s)\n", res.Manifest.Version, res.Dir, filepath.Join(res.Dir, manifest.NotesMD))
 				}
 			}
 			return nil
@@ -99,7 +101,7 @@ incrementally through the cache to know its packages).`,
 		Example: "  keel release diff 1.0.20261101 1.0.20261201\n  keel release diff 1.0.20261201 distro",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			side := func(arg string) (*release.Manifest, string, func(), error) {
+			side := func(arg string) (*manifest.Manifest, string, func(), error) {
 				if _, err := os.Stat(filepath.Join(arg, "keel.yaml")); err == nil {
 					d, err := distro.Load(arg)
 					if err != nil {
@@ -109,7 +111,7 @@ incrementally through the cache to know its packages).`,
 					return m, tmp, func() { os.RemoveAll(tmp) }, err
 				}
 				p := releasePath(*dir, arg)
-				m, err := release.ReadManifest(p)
+				m, err := manifest.ReadManifest(p)
 				return m, p, func() {}, err
 			}
 			ma, da, ca, err := side(args[0])
@@ -126,7 +128,7 @@ incrementally through the cache to know its packages).`,
 			if a.json {
 				return emit(cmd.OutOrStdout(), n)
 			}
-			fmt.Fprint(cmd.OutOrStdout(), n.Markdown())
+			fmt.Fprint(cmd.OutOrStdout(), render.Markdown(n))
 			return nil
 		},
 	}
@@ -197,7 +199,7 @@ and the repository metadata. Exit status 3 when anything is wrong.`,
 
 // releasePath accepts a version (looked up under the releases directory) or a path.
 func releasePath(dir, arg string) string {
-	if _, err := os.Stat(filepath.Join(arg, release.ManifestFile)); err == nil {
+	if _, err := os.Stat(filepath.Join(arg, manifest.ManifestFile)); err == nil {
 		return arg
 	}
 	return filepath.Join(dir, arg)

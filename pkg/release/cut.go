@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/keel-linux/keel/pkg/release/manifest"
+	"github.com/keel-linux/keel/pkg/release/render"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -41,9 +44,9 @@ type Options struct {
 
 // Result of a cut.
 type Result struct {
-	Dir      string    `json:"dir"`
-	Manifest *Manifest `json:"-"`
-	NoOp     bool      `json:"noop"`
+	Dir      string             `json:"dir"`
+	Manifest *manifest.Manifest `json:"-"`
+	NoOp     bool               `json:"noop"`
 }
 
 // GateError is a cut refused by failing gates; Report is readable as is.
@@ -98,7 +101,7 @@ func Cut(ctx context.Context, opt Options) (_ *Result, err error) {
 	if err := os.MkdirAll(opt.Dir, 0o755); err != nil {
 		return nil, err
 	}
-	idx, err := ReadIndex(opt.Dir)
+	idx, err := manifest.ReadIndex(opt.Dir)
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +115,7 @@ func Cut(ctx context.Context, opt Options) (_ *Result, err error) {
 	}
 	final := filepath.Join(opt.Dir, version)
 	if e := idx.Find(version); e != nil {
-		m, err := ReadManifest(final)
+		m, err := manifest.ReadManifest(final)
 		if err != nil {
 			return nil, fmt.Errorf("release %s is in the index but unreadable: %w", version, err)
 		}
@@ -122,12 +125,12 @@ func Cut(ctx context.Context, opt Options) (_ *Result, err error) {
 		}
 		return nil, fmt.Errorf("release %s already exists from other inputs; releases are immutable: cut with another --date", version)
 	}
-	var prev *Manifest
+	var prev *manifest.Manifest
 	if last := idx.Latest(); last != nil {
 		if last.Date > date {
 			return nil, fmt.Errorf("date %s is earlier than the last release %s (%s)", date, last.Version, last.Date)
 		}
-		if prev, err = ReadManifest(filepath.Join(opt.Dir, last.Version)); err != nil {
+		if prev, err = manifest.ReadManifest(filepath.Join(opt.Dir, last.Version)); err != nil {
 			return nil, fmt.Errorf("previous release %s: %w", last.Version, err)
 		}
 		if err := verifyArtifacts(filepath.Join(opt.Dir, last.Version), prev); err != nil {
@@ -166,14 +169,14 @@ func Cut(ctx context.Context, opt Options) (_ *Result, err error) {
 	}
 	done("built", "source_packages", len(bres.Packages))
 
-	m := &Manifest{Distro: d.Config.Name, Version: version, Date: date, Channel: opt.Channel, Security: opt.Security,
+	m := &manifest.Manifest{Distro: d.Config.Name, Version: version, Date: date, Channel: opt.Channel, Security: opt.Security,
 		InputDigest: digest, Keel: opt.KeelVersion, Git: gitRev}
 	if prev != nil {
 		m.Previous = prev.Version
 	}
 	var rpms []string
 	for _, p := range bres.Packages {
-		m.Sources = append(m.Sources, SourcePackage{Name: p.Name, EVR: p.EVR, Type: p.Type})
+		m.Sources = append(m.Sources, manifest.SourcePackage{Name: p.Name, EVR: p.EVR, Type: p.Type})
 		rpms = append(rpms, p.RPMs...)
 	}
 	if opt.Security {
@@ -185,7 +188,7 @@ func Cut(ctx context.Context, opt Options) (_ *Result, err error) {
 		m.Sources = m.Sources[:0]
 		for _, p := range bres.Packages {
 			if contains(fixes, p.Name) {
-				m.Sources = append(m.Sources, SourcePackage{Name: p.Name, EVR: p.EVR, Type: p.Type})
+				m.Sources = append(m.Sources, manifest.SourcePackage{Name: p.Name, EVR: p.EVR, Type: p.Type})
 			}
 		}
 		for _, s := range prev.Sources {
@@ -198,18 +201,18 @@ func Cut(ctx context.Context, opt Options) (_ *Result, err error) {
 
 	// 2. Publish the signed repository.
 	sctx = stage("repo", "signing and publishing the repository")
-	if _, err := repo.Publish(sctx, repo.Options{Dir: filepath.Join(tmp, RepoDir), Packages: rpms, Key: opt.Key, SourceDateEpoch: sde,
+	if _, err := repo.Publish(sctx, repo.Options{Dir: filepath.Join(tmp, manifest.RepoDir), Packages: rpms, Key: opt.Key, SourceDateEpoch: sde,
 		BaseURL: strings.ReplaceAll(rcfg.BaseURL, "{version}", version)}); err != nil {
 		return nil, fmt.Errorf("publishing the repository: %w", err)
 	}
-	if err := m.readPackages(tmp); err != nil {
+	if err := readPackages(m, tmp); err != nil {
 		return nil, err
 	}
 	done("published", "binary_packages", len(m.Packages))
 
 	// 3. Images from the release's own signed repository.
 	sctx = stage("images", "composing and booting the images")
-	if err := os.MkdirAll(filepath.Join(tmp, ReportsDir), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(tmp, manifest.ReportsDir), 0o755); err != nil {
 		return nil, err
 	}
 	baselines, boots, err := imagesStage(sctx, tmp, m, d, opt.Date.UTC(), opt)
@@ -220,7 +223,7 @@ func Cut(ctx context.Context, opt Options) (_ *Result, err error) {
 
 	// 4. Security: scan against the advisories, exports, SBOMs.
 	sctx = stage("scan", "scanning for CVEs; advisories and SBOMs")
-	if err := os.MkdirAll(filepath.Join(tmp, ReportsDir), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(tmp, manifest.ReportsDir), 0o755); err != nil {
 		return nil, err
 	}
 	if err := securityStage(sctx, tmp, m, d, opt.Date.UTC()); err != nil {
@@ -230,22 +233,22 @@ func Cut(ctx context.Context, opt Options) (_ *Result, err error) {
 
 	// 5. Kernels and gates.
 	sctx = stage("gates", "checking kernels and gates")
-	if err := m.readKernels(sctx, tmp, d, rcfg); err != nil {
+	if err := readKernels(m, sctx, tmp, d, rcfg); err != nil {
 		return nil, err
 	}
 	m.Gates = runGates(bres, m, rcfg, baselines, boots)
-	if err := os.MkdirAll(filepath.Join(tmp, ReportsDir), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(tmp, manifest.ReportsDir), 0o755); err != nil {
 		return nil, err
 	}
 	for _, p := range bres.Packages {
 		if p.Hardening != "" {
-			_ = os.MkdirAll(filepath.Join(tmp, ReportsDir, "hardening"), 0o755)
-			if err := copyFile(p.Hardening, filepath.Join(tmp, ReportsDir, "hardening", p.Name+".json")); err != nil {
+			_ = os.MkdirAll(filepath.Join(tmp, manifest.ReportsDir, "hardening"), 0o755)
+			if err := copyFile(p.Hardening, filepath.Join(tmp, manifest.ReportsDir, "hardening", p.Name+".json")); err != nil {
 				return nil, err
 			}
 		}
 	}
-	if err := writeJSON(filepath.Join(tmp, ReportsDir, "gates.json"), m.Gates); err != nil {
+	if err := writeJSON(filepath.Join(tmp, manifest.ReportsDir, "gates.json"), m.Gates); err != nil {
 		return nil, err
 	}
 	if rep := failedGates(m.Gates); rep != "" {
@@ -258,8 +261,11 @@ func Cut(ctx context.Context, opt Options) (_ *Result, err error) {
 	if prev != nil {
 		prevDir = filepath.Join(opt.Dir, prev.Version)
 	}
-	notes := compareDirs(prevDir, prev, tmp, m)
-	if err := writeNotes(tmp, notes, m); err != nil {
+	notes := manifest.CompareDirs(prevDir, prev, tmp, m)
+	if err := writeJSON(filepath.Join(tmp, manifest.NotesJSON), notes); err != nil {
+		return nil, err
+	}
+	if err := render.WriteNotes(tmp, notes, m); err != nil {
 		return nil, err
 	}
 
@@ -268,14 +274,14 @@ func Cut(ctx context.Context, opt Options) (_ *Result, err error) {
 	if err := writeProvenance(tmp, m, bres, d, opt); err != nil {
 		return nil, err
 	}
-	if err := m.collectArtifacts(tmp); err != nil {
+	if err := collectArtifacts(m, tmp); err != nil {
 		return nil, err
 	}
-	m.sort()
-	if err := writeJSON(filepath.Join(tmp, ManifestFile), m); err != nil {
+	m.Sort()
+	if err := writeJSON(filepath.Join(tmp, manifest.ManifestFile), m); err != nil {
 		return nil, err
 	}
-	if err := signFile(opt.Key, filepath.Join(tmp, ManifestFile), filepath.Join(tmp, ManifestSig), opt.Date); err != nil {
+	if err := signFile(opt.Key, filepath.Join(tmp, manifest.ManifestFile), filepath.Join(tmp, manifest.ManifestSig), opt.Date); err != nil {
 		return nil, err
 	}
 	done("signed", "artifacts", len(m.Artifacts))
@@ -287,12 +293,12 @@ func Cut(ctx context.Context, opt Options) (_ *Result, err error) {
 	if err := os.Rename(tmp, final); err != nil {
 		return nil, err
 	}
-	idx.Releases = append(idx.Releases, IndexEntry{Version: version, Date: date, Channel: opt.Channel, Security: opt.Security})
+	idx.Releases = append(idx.Releases, manifest.IndexEntry{Version: version, Date: date, Channel: opt.Channel, Security: opt.Security})
 	idx.Channels[opt.Channel] = version
-	if err := idx.write(opt.Dir); err != nil {
+	if err := idx.Write(opt.Dir); err != nil {
 		return nil, err
 	}
-	if err := WriteDashboard(opt.Dir); err != nil {
+	if err := render.WriteDashboard(opt.Dir); err != nil {
 		return nil, err
 	}
 	log.Info("release cut", "version", version, "dir", final)
@@ -323,9 +329,9 @@ func gitState(dir string) (rev string, dirty bool) {
 }
 
 // readPackages fills Packages from the published repository's RPMs.
-func (m *Manifest) readPackages(dir string) error {
+func readPackages(m *manifest.Manifest, dir string) error {
 	var files []string
-	err := filepath.WalkDir(filepath.Join(dir, RepoDir, "Packages"), func(p string, de fs.DirEntry, err error) error {
+	err := filepath.WalkDir(filepath.Join(dir, manifest.RepoDir, "Packages"), func(p string, de fs.DirEntry, err error) error {
 		if err == nil && !de.IsDir() && strings.HasSuffix(p, ".rpm") {
 			files = append(files, p)
 		}
@@ -334,11 +340,11 @@ func (m *Manifest) readPackages(dir string) error {
 	if err != nil {
 		return err
 	}
-	return m.addPackages(dir, files)
+	return addPackages(m, dir, files)
 }
 
 // addPackages records RPM files; File is relative to dir ("" keeps paths).
-func (m *Manifest) addPackages(dir string, files []string) error {
+func addPackages(m *manifest.Manifest, dir string, files []string) error {
 	for _, p := range files {
 		pkg, err := rpm.Open(p)
 		if err != nil {
@@ -358,7 +364,7 @@ func (m *Manifest) addPackages(dir string, files []string) error {
 		if dir != "" {
 			rel, _ = filepath.Rel(dir, p)
 		}
-		m.Packages = append(m.Packages, BinaryPackage{
+		m.Packages = append(m.Packages, manifest.BinaryPackage{
 			Name: h.Name(), Epoch: evr.Epoch, Version: evr.Version, Release: evr.Release, Arch: h.Arch(),
 			Source: sourceName(h.SourceRPM()), File: filepath.ToSlash(rel), SHA256: sum, Size: st.Size(),
 		})
@@ -377,7 +383,7 @@ func sourceName(srpm string) string {
 	return s
 }
 
-func (m *Manifest) collectArtifacts(dir string) error {
+func collectArtifacts(m *manifest.Manifest, dir string) error {
 	m.Artifacts = nil
 	return filepath.WalkDir(dir, func(p string, de fs.DirEntry, err error) error {
 		if err != nil {
@@ -385,7 +391,7 @@ func (m *Manifest) collectArtifacts(dir string) error {
 		}
 		rel, _ := filepath.Rel(dir, p)
 		rel = filepath.ToSlash(rel)
-		if de.IsDir() || de.Type()&fs.ModeSymlink != 0 || rel == ManifestFile || rel == ManifestSig {
+		if de.IsDir() || de.Type()&fs.ModeSymlink != 0 || rel == manifest.ManifestFile || rel == manifest.ManifestSig {
 			return nil
 		}
 		sum, err := source.Hash(p)
@@ -396,7 +402,7 @@ func (m *Manifest) collectArtifacts(dir string) error {
 		if err != nil {
 			return err
 		}
-		m.Artifacts = append(m.Artifacts, Artifact{Path: rel, SHA256: sum, Size: st.Size(), Kind: kindOf(rel)})
+		m.Artifacts = append(m.Artifacts, manifest.Artifact{Path: rel, SHA256: sum, Size: st.Size(), Kind: kindOf(rel)})
 		return nil
 	})
 }
@@ -407,13 +413,13 @@ func kindOf(rel string) string {
 		return "srpm"
 	case strings.HasSuffix(rel, ".rpm"):
 		return "rpm"
-	case strings.HasPrefix(rel, RepoDir+"/.meta/"):
+	case strings.HasPrefix(rel, manifest.RepoDir+"/.meta/"):
 		return "repodata"
-	case strings.HasPrefix(rel, KernelsDir+"/"):
+	case strings.HasPrefix(rel, manifest.KernelsDir+"/"):
 		return "kernel-config"
-	case strings.HasPrefix(rel, ReportsDir+"/"):
+	case strings.HasPrefix(rel, manifest.ReportsDir+"/"):
 		return "report"
-	case strings.HasPrefix(rel, ProvDir+"/"):
+	case strings.HasPrefix(rel, manifest.ProvDir+"/"):
 		return "provenance"
 	case strings.HasPrefix(rel, AdvisoriesDir+"/"):
 		return "advisories"
@@ -421,9 +427,9 @@ func kindOf(rel string) string {
 		return "sbom"
 	case strings.HasPrefix(rel, ImagesDir+"/"):
 		return "image"
-	case rel == NotesJSON || rel == NotesMD || rel == IndexHTML:
+	case rel == manifest.NotesJSON || rel == manifest.NotesMD || rel == manifest.IndexHTML:
 		return "notes"
-	case strings.HasPrefix(rel, RepoDir+"/"):
+	case strings.HasPrefix(rel, manifest.RepoDir+"/"):
 		return "repo-client"
 	}
 	return "other"
@@ -481,4 +487,12 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+func writeJSON(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(data, '\n'), 0o644)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/keel-linux/keel/pkg/release/manifest"
 	"os"
 	"path/filepath"
 	"sort"
@@ -20,7 +21,7 @@ import (
 // /usr/lib/modules/<uname -r>/config), copies each config into the release
 // and checks it against Keel's policy (gating) and the reference policies
 // (reported).
-func (m *Manifest) readKernels(ctx context.Context, dir string, d *distro.Distro, rc *Config) error {
+func readKernels(m *manifest.Manifest, ctx context.Context, dir string, d *distro.Distro, rc *Config) error {
 	var policy *kconfig.Policy
 	if rc.KernelPolicy != "" {
 		p := filepath.Join(d.Dir, rc.KernelPolicy)
@@ -32,7 +33,7 @@ func (m *Manifest) readKernels(ctx context.Context, dir string, d *distro.Distro
 			return err
 		}
 	}
-	if err := os.MkdirAll(filepath.Join(dir, KernelsDir), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, manifest.KernelsDir), 0o755); err != nil {
 		return err
 	}
 	for _, bp := range m.Packages {
@@ -74,11 +75,11 @@ func (m *Manifest) readKernels(ctx context.Context, dir string, d *distro.Distro
 		if err != nil {
 			return err
 		}
-		rel := filepath.ToSlash(filepath.Join(KernelsDir, bp.Name+".config"))
+		rel := filepath.ToSlash(filepath.Join(manifest.KernelsDir, bp.Name+".config"))
 		if err := os.WriteFile(filepath.Join(dir, rel), data, 0o644); err != nil {
 			return err
 		}
-		k := Kernel{Package: bp.Name, EVR: bp.EVR(), Release: kver, Config: rel, Policy: map[string]string{}, config: cfg}
+		k := manifest.Kernel{Package: bp.Name, EVR: bp.EVR(), Release: kver, Config: rel, Policy: map[string]string{}, Parsed: cfg}
 		report := map[string][]kconfig.Finding{}
 		if policy != nil {
 			fs := kconfig.Check(cfg, policy, d.Config.Arch)
@@ -112,8 +113,8 @@ func (m *Manifest) readKernels(ctx context.Context, dir string, d *distro.Distro
 			k.Policy[ref.Name] = verdict(fs)
 			report[ref.Name] = fs
 		}
-		_ = os.MkdirAll(filepath.Join(dir, ReportsDir), 0o755)
-		if err := writeJSON(filepath.Join(dir, ReportsDir, "kernel-policy-"+bp.Name+".json"), report); err != nil {
+		_ = os.MkdirAll(filepath.Join(dir, manifest.ReportsDir), 0o755)
+		if err := writeJSON(filepath.Join(dir, manifest.ReportsDir, "kernel-policy-"+bp.Name+".json"), report); err != nil {
 			return err
 		}
 		m.Kernels = append(m.Kernels, k)
@@ -131,8 +132,8 @@ func verdict(fs []kconfig.Finding) string {
 
 // runGates evaluates every gate. Gates whose inputs do not exist yet in
 // this tree (images, advisories) say "skipped" and why.
-func runGates(b *build.Result, m *Manifest, rc *Config, images imageBaselines, boots []bootResult) []GateResult {
-	gates := []GateResult{hardeningGate(b), kernelGate(m)}
+func runGates(b *build.Result, m *manifest.Manifest, rc *Config, images imageBaselines, boots []bootResult) []manifest.GateResult {
+	gates := []manifest.GateResult{hardeningGate(b), kernelGate(m)}
 	gates = append(gates,
 		baselineGate(images, m),
 		cveGate(m),
@@ -144,8 +145,8 @@ func runGates(b *build.Result, m *Manifest, rc *Config, images imageBaselines, b
 	return gates
 }
 
-func hardeningGate(b *build.Result) GateResult {
-	g := GateResult{Name: "hardening", Status: "pass"}
+func hardeningGate(b *build.Result) manifest.GateResult {
+	g := manifest.GateResult{Name: "hardening", Status: "pass"}
 	checked, imported := 0, 0
 	for _, p := range b.Packages {
 		var rep build.HardeningReport
@@ -169,8 +170,8 @@ func hardeningGate(b *build.Result) GateResult {
 	return g
 }
 
-func kernelGate(m *Manifest) GateResult {
-	g := GateResult{Name: "kernel-policy", Status: "pass"}
+func kernelGate(m *manifest.Manifest) manifest.GateResult {
+	g := manifest.GateResult{Name: "kernel-policy", Status: "pass"}
 	var parts []string
 	for _, k := range m.Kernels {
 		var names []string
@@ -198,7 +199,7 @@ func kernelGate(m *Manifest) GateResult {
 
 // kconfigFailures re-derives Keel-policy failures from the kernel's config
 // (the policy name starting with "keel").
-func kconfigFailures(k Kernel) []string {
+func kconfigFailures(k manifest.Kernel) []string {
 	var out []string
 	for name, v := range k.Policy {
 		if strings.HasPrefix(name, "keel") && !strings.HasPrefix(v, "pass") {
@@ -208,7 +209,7 @@ func kconfigFailures(k Kernel) []string {
 	return out
 }
 
-func applyExceptions(g *GateResult, ex []Exception) {
+func applyExceptions(g *manifest.GateResult, ex []Exception) {
 	var kept []string
 	for _, f := range g.Failures {
 		waived := false
@@ -233,7 +234,7 @@ func applyExceptions(g *GateResult, ex []Exception) {
 	}
 }
 
-func gateSummary(gs []GateResult) string {
+func gateSummary(gs []manifest.GateResult) string {
 	var parts []string
 	for _, g := range gs {
 		parts = append(parts, g.Name+"="+g.Status)
@@ -242,7 +243,7 @@ func gateSummary(gs []GateResult) string {
 }
 
 // failedGates renders the failing gates as one readable report ("" if none).
-func failedGates(gs []GateResult) string {
+func failedGates(gs []manifest.GateResult) string {
 	var b strings.Builder
 	for _, g := range gs {
 		if g.Status != "fail" {

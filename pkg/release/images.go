@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/keel-linux/keel/pkg/release/manifest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,7 +40,7 @@ type bootResult struct {
 // is checked against the baseline and gets SBOMs; each bootable image is
 // booted under QEMU (Secure Boot when its UKI is signed) and its facts
 // asserted against its manifest.
-func imagesStage(ctx context.Context, dir string, m *Manifest, d *distro.Distro, date time.Time, opt Options) (imageBaselines, []bootResult, error) {
+func imagesStage(ctx context.Context, dir string, m *manifest.Manifest, d *distro.Distro, date time.Time, opt Options) (imageBaselines, []bootResult, error) {
 	defs, err := image.List(filepath.Join(d.Dir, "images"))
 	if err != nil {
 		if os.IsNotExist(err) {
@@ -58,7 +59,7 @@ func imagesStage(ctx context.Context, dir string, m *Manifest, d *distro.Distro,
 			policy.Sysctl = baseline.DefaultPolicy().Sysctl
 		}
 		res, err := image.Build(ctx, image.Options{
-			Definition: def, Repos: []string{filepath.Join(dir, RepoDir)}, Out: filepath.Join(dir, ImagesDir),
+			Definition: def, Repos: []string{filepath.Join(dir, manifest.RepoDir)}, Out: filepath.Join(dir, ImagesDir),
 			SourceDateEpoch: date.Unix(), Key: opt.Key, SecureBootKey: opt.SecureBootKey, SecureBootCert: opt.SecureBootCert,
 			// The cut signed the repository with the distro key: trust exactly it.
 			Trusted: opt.Key.Keyring(),
@@ -85,7 +86,7 @@ func imagesStage(ctx context.Context, dir string, m *Manifest, d *distro.Distro,
 		if err != nil {
 			return nil, nil, err
 		}
-		sum := ImageSummary{Name: def.Name, Format: def.Kind, Size: res.Manifest.Size,
+		sum := manifest.ImageSummary{Name: def.Name, Format: def.Kind, Size: res.Manifest.Size,
 			File: filepath.ToSlash(filepath.Join(ImagesDir, def.Name, "manifest.json"))}
 		if def.Kind == "bootable" {
 			br, err := bootImage(ctx, dir, res, opt)
@@ -129,13 +130,13 @@ func bootImage(ctx context.Context, dir string, res *image.Result, opt Options) 
 		step.Fail(errors.New(r.Reason))
 	}
 	if !r.OK {
-		_ = os.WriteFile(filepath.Join(dir, ReportsDir, "boot-"+man.Image+".console"), r.Console, 0o644)
+		_ = os.WriteFile(filepath.Join(dir, manifest.ReportsDir, "boot-"+man.Image+".console"), r.Console, 0o644)
 	}
-	return br, writeJSON(filepath.Join(dir, ReportsDir, "boot-"+man.Image+".json"), br)
+	return br, writeJSON(filepath.Join(dir, manifest.ReportsDir, "boot-"+man.Image+".json"), br)
 }
 
-func bootGate(boots []bootResult) GateResult {
-	g := GateResult{Name: "boot", Status: "pass"}
+func bootGate(boots []bootResult) manifest.GateResult {
+	g := manifest.GateResult{Name: "boot", Status: "pass"}
 	if len(boots) == 0 {
 		g.Status, g.Summary = "skipped", "no bootable image variants"
 		return g
@@ -152,8 +153,8 @@ func bootGate(boots []bootResult) GateResult {
 	return g
 }
 
-func baselineGate(reports imageBaselines, m *Manifest) GateResult {
-	g := GateResult{Name: "image-baseline", Status: "pass"}
+func baselineGate(reports imageBaselines, m *manifest.Manifest) manifest.GateResult {
+	g := manifest.GateResult{Name: "image-baseline", Status: "pass"}
 	if len(m.Images) == 0 {
 		g.Status, g.Summary = "skipped", "no image variants"
 		return g

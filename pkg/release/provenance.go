@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/keel-linux/keel/pkg/release/manifest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,8 +35,8 @@ func (s pgpSigner) Sign(msg []byte) ([]byte, error) {
 // writeProvenance writes provenance/<rpm file>.intoto.json: a DSSE-signed
 // in-toto statement with an SLSA v1 predicate per binary package, naming
 // the spec, every pinned source and the build key.
-func writeProvenance(dir string, m *Manifest, b *build.Result, d *distro.Distro, opt Options) error {
-	if err := os.MkdirAll(filepath.Join(dir, ProvDir), 0o755); err != nil {
+func writeProvenance(dir string, m *manifest.Manifest, b *build.Result, d *distro.Distro, opt Options) error {
+	if err := os.MkdirAll(filepath.Join(dir, manifest.ProvDir), 0o755); err != nil {
 		return err
 	}
 	bySource := map[string]*build.Package{}
@@ -86,7 +87,7 @@ func writeProvenance(dir string, m *Manifest, b *build.Result, d *distro.Distro,
 			return err
 		}
 		data, _ := json.MarshalIndent(env, "", "  ")
-		if err := os.WriteFile(filepath.Join(dir, ProvDir, filepath.Base(bp.File)+".intoto.json"), append(data, '\n'), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, manifest.ProvDir, filepath.Base(bp.File)+".intoto.json"), append(data, '\n'), 0o644); err != nil {
 			return err
 		}
 	}
@@ -106,19 +107,19 @@ type VerifyReport struct {
 // repository's signed metadata and packages.
 func Verify(ctx context.Context, dir string, kr *pgp.Keyring) (*VerifyReport, error) {
 	rep := &VerifyReport{Release: dir, Problems: []string{}}
-	data, err := os.ReadFile(filepath.Join(dir, ManifestFile))
+	data, err := os.ReadFile(filepath.Join(dir, manifest.ManifestFile))
 	if err != nil {
 		return nil, err
 	}
-	sig, err := os.ReadFile(filepath.Join(dir, ManifestSig))
+	sig, err := os.ReadFile(filepath.Join(dir, manifest.ManifestSig))
 	if err != nil {
 		rep.Problems = append(rep.Problems, "manifest.json is not signed: "+err.Error())
 	} else if _, err := kr.Verify(bytes.NewReader(data), sig); err != nil {
 		rep.Problems = append(rep.Problems, "manifest.json signature: "+err.Error())
 	}
-	var m Manifest
+	var m manifest.Manifest
 	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("%s: %w", ManifestFile, err)
+		return nil, fmt.Errorf("%s: %w", manifest.ManifestFile, err)
 	}
 	if err := verifyArtifacts(dir, &m); err != nil {
 		rep.Problems = append(rep.Problems, strings.Split(err.Error(), "\n")...)
@@ -129,7 +130,7 @@ func Verify(ctx context.Context, dir string, kr *pgp.Keyring) (*VerifyReport, er
 		sums[filepath.Base(p.File)] = p.SHA256
 	}
 	for _, p := range m.Packages {
-		envPath := filepath.Join(dir, ProvDir, filepath.Base(p.File)+".intoto.json")
+		envPath := filepath.Join(dir, manifest.ProvDir, filepath.Base(p.File)+".intoto.json")
 		raw, err := os.ReadFile(envPath)
 		if err != nil {
 			rep.Problems = append(rep.Problems, "no provenance for "+p.File)
@@ -149,7 +150,7 @@ func Verify(ctx context.Context, dir string, kr *pgp.Keyring) (*VerifyReport, er
 			rep.Problems = append(rep.Problems, fmt.Sprintf("provenance of %s names another artifact or digest", p.File))
 		}
 	}
-	rr, err := repo.Verify(ctx, repo.VerifyOptions{Dir: filepath.Join(dir, RepoDir), Keyring: kr})
+	rr, err := repo.Verify(ctx, repo.VerifyOptions{Dir: filepath.Join(dir, manifest.RepoDir), Keyring: kr})
 	if err != nil {
 		rep.Problems = append(rep.Problems, "repository: "+err.Error())
 	} else {
@@ -162,7 +163,7 @@ func Verify(ctx context.Context, dir string, kr *pgp.Keyring) (*VerifyReport, er
 
 // verifyArtifacts checks every listed file's digest, and that no file
 // was added that the manifest does not list.
-func verifyArtifacts(dir string, m *Manifest) error {
+func verifyArtifacts(dir string, m *manifest.Manifest) error {
 	var problems []string
 	listed := map[string]bool{}
 	for _, a := range m.Artifacts {
@@ -175,8 +176,8 @@ func verifyArtifacts(dir string, m *Manifest) error {
 			problems = append(problems, fmt.Sprintf("%s: sha256 %s, manifest says %s", a.Path, sum, a.SHA256))
 		}
 	}
-	probe := &Manifest{}
-	if err := probe.collectArtifacts(dir); err != nil {
+	probe := &manifest.Manifest{}
+	if err := collectArtifacts(probe, dir); err != nil {
 		return err
 	}
 	for _, a := range probe.Artifacts {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/keel-linux/keel/pkg/release/manifest"
+	"github.com/keel-linux/keel/pkg/release/render"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -157,7 +159,7 @@ func TestReleaseLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	notes, err := DiffReleases(r1.Dir, r2.Dir)
+	notes, err := manifest.DiffReleases(r1.Dir, r2.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +175,7 @@ func TestReleaseLifecycle(t *testing.T) {
 	if g := r1.Manifest.Gates[3]; g.Name != "cve-sla" || g.Status != "waived" {
 		t.Errorf("cve gate on release 1: %+v", g)
 	}
-	md, _ := os.ReadFile(filepath.Join(r2.Dir, NotesMD))
+	md, _ := os.ReadFile(filepath.Join(r2.Dir, manifest.NotesMD))
 	for _, want := range []string{"alpha | noarch | alpha | 1.0-1.t1 → 1.1-1.t1", "`CONFIG_DM_VERITY`: m → y", "| hardening | pass |",
 		"## CVEs fixed", "| CVE-2099-0001 | alpha | High | 1.1-1.t1 |", "## Images", "| tiny | container |"} {
 		if !strings.Contains(string(md), want) {
@@ -221,7 +223,7 @@ func TestReleaseLifecycle(t *testing.T) {
 	if err := Promote(rel, r2.Manifest.Version, "stable"); err != nil {
 		t.Fatal(err)
 	}
-	idx, _ := ReadIndex(rel)
+	idx, _ := manifest.ReadIndex(rel)
 	if idx.Channels["stable"] != "1.0.20261001" || idx.Channels["preview"] != "1.0.20261101" || len(idx.Releases) != 3 {
 		t.Errorf("index: %+v", idx)
 	}
@@ -235,12 +237,12 @@ func TestReleaseLifecycle(t *testing.T) {
 	if vr, _ := Verify(ctx, r3.Dir, other.Keyring()); len(vr.Problems) == 0 {
 		t.Error("a release verified against the wrong key")
 	}
-	os.WriteFile(filepath.Join(r2.Dir, NotesMD), []byte("tampered"), 0o644)
+	os.WriteFile(filepath.Join(r2.Dir, manifest.NotesMD), []byte("tampered"), 0o644)
 	if vr, _ := Verify(ctx, r2.Dir, key.Keyring()); len(vr.Problems) == 0 || !strings.Contains(strings.Join(vr.Problems, "\n"), "notes.md: sha256") {
 		t.Errorf("tampered notes not detected: %v", vr.Problems)
 	}
 	// A corrupted previous release stops the next cut.
-	os.WriteFile(filepath.Join(r3.Dir, ReportsDir, "gates.json"), []byte("[]"), 0o644)
+	os.WriteFile(filepath.Join(r3.Dir, manifest.ReportsDir, "gates.json"), []byte("[]"), 0o644)
 	if _, err := cut("2026-12-01", nil, nil); err == nil || !strings.Contains(err.Error(), "corrupted") {
 		t.Errorf("cut on top of a corrupted release: %v", err)
 	}
@@ -282,7 +284,7 @@ func checkDashboard(t *testing.T, rel, latest string) {
 		shot = t.TempDir()
 	}
 	os.MkdirAll(shot, 0o755)
-	render := func(page, name string) string {
+	dump := func(page, name string) string {
 		profile := t.TempDir()
 		base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 			"--disable-background-networking", "--disable-component-update", "--disable-sync", "--user-data-dir=" + profile}
@@ -299,7 +301,7 @@ func checkDashboard(t *testing.T, rel, latest string) {
 		}
 		return string(dom)
 	}
-	dom := render(filepath.Join(rel, DashboardFile), "dashboard")
+	dom := dump(filepath.Join(rel, render.DashboardFile), "dashboard")
 	if n := strings.Count(dom, `class="release"`); n != 3 {
 		t.Errorf("dashboard shows %d releases, want 3", n)
 	}
@@ -308,7 +310,7 @@ func checkDashboard(t *testing.T, rel, latest string) {
 			t.Errorf("dashboard lacks %q", want)
 		}
 	}
-	dom = render(filepath.Join(latest, IndexHTML), "release")
+	dom = dump(filepath.Join(latest, manifest.IndexHTML), "release")
 	for _, want := range []string{`id="packages"`, "kernel-policy", "waived", "alpha</td>", "1.2-1.t1"} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("release page lacks %q", want)
@@ -405,7 +407,7 @@ func TestCutReproducible(t *testing.T) {
 		for _, a := range res.Manifest.Artifacts {
 			s[a.Path] = a.SHA256
 		}
-		for _, f := range []string{ManifestFile, ManifestSig} {
+		for _, f := range []string{manifest.ManifestFile, manifest.ManifestSig} {
 			h, _ := source.Hash(filepath.Join(res.Dir, f))
 			s[f] = h
 		}

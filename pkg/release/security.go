@@ -3,6 +3,7 @@ package release
 import (
 	"context"
 	"fmt"
+	"github.com/keel-linux/keel/pkg/release/manifest"
 	"os"
 	"path/filepath"
 	"sort"
@@ -13,9 +14,9 @@ import (
 	"github.com/keel-linux/keel/pkg/build"
 	"github.com/keel-linux/keel/pkg/distro"
 	"github.com/keel-linux/keel/pkg/logctx"
-	"github.com/keel-linux/keel/pkg/strictyaml"
 	"github.com/keel-linux/keel/pkg/sbom"
 	"github.com/keel-linux/keel/pkg/scan"
+	"github.com/keel-linux/keel/pkg/strictyaml"
 )
 
 // Release directories for security data.
@@ -50,7 +51,7 @@ func loadSecurity(d *distro.Distro) (advisory.SLAPolicy, string, error) {
 // securityStage scans the release's packages against the tree's
 // advisories, exports the advisories in every format and writes SBOMs of
 // the repository. Findings go into the manifest (CVEs) for the gate and notes.
-func securityStage(ctx context.Context, dir string, m *Manifest, d *distro.Distro, now time.Time) error {
+func securityStage(ctx context.Context, dir string, m *manifest.Manifest, d *distro.Distro, now time.Time) error {
 	sla, storeDir, err := loadSecurity(d)
 	if err != nil {
 		return err
@@ -80,9 +81,9 @@ func securityStage(ctx context.Context, dir string, m *Manifest, d *distro.Distr
 	if err != nil {
 		return err
 	}
-	sum := &CVESummary{Findings: []CVEFinding{}}
+	sum := &manifest.CVESummary{Findings: []manifest.CVEFinding{}}
 	for _, f := range rep.Findings {
-		cf := CVEFinding{ID: f.CVE, Package: f.Package, Severity: f.Severity, Status: f.Status, SLA: f.SLA, FixedIn: f.FixedEVR}
+		cf := manifest.CVEFinding{ID: f.CVE, Package: f.Package, Severity: f.Severity, Status: f.Status, SLA: f.SLA, FixedIn: f.FixedEVR}
 		if f.KEV {
 			cf.Severity += " (KEV)"
 		}
@@ -128,7 +129,7 @@ func securityStage(ctx context.Context, dir string, m *Manifest, d *distro.Distr
 			return err
 		}
 	}
-	if err := writeJSON(filepath.Join(dir, ReportsDir, "scan.json"), rep); err != nil {
+	if err := writeJSON(filepath.Join(dir, manifest.ReportsDir, "scan.json"), rep); err != nil {
 		return err
 	}
 
@@ -177,8 +178,8 @@ func evidenceOf(advs []*advisory.Advisory, f scan.Finding) string {
 
 // cveGate fails on a Critical or High (or known-exploited) CVE that is
 // still affected past its SLA without a recorded VEX decision.
-func cveGate(m *Manifest) GateResult {
-	g := GateResult{Name: "cve-sla", Status: "pass"}
+func cveGate(m *manifest.Manifest) manifest.GateResult {
+	g := manifest.GateResult{Name: "cve-sla", Status: "pass"}
 	if m.CVEs == nil {
 		g.Status, g.Summary = "skipped", "no advisory data"
 		return g
@@ -198,7 +199,7 @@ func cveGate(m *Manifest) GateResult {
 // the new builds of source packages that fix a Critical, High or
 // known-exploited CVE still open in the previous release, and the previous
 // release's exact packages for everything else.
-func securitySelection(ctx context.Context, d *distro.Distro, b *build.Result, prev *Manifest, prevDir string, now time.Time) (rpms, fixes []string, err error) {
+func securitySelection(ctx context.Context, d *distro.Distro, b *build.Result, prev *manifest.Manifest, prevDir string, now time.Time) (rpms, fixes []string, err error) {
 	sla, storeDir, err := loadSecurity(d)
 	if err != nil {
 		return nil, nil, err

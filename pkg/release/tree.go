@@ -3,6 +3,7 @@ package release
 import (
 	"context"
 	"fmt"
+	"github.com/keel-linux/keel/pkg/release/manifest"
 	"os"
 
 	"github.com/keel-linux/keel/pkg/build"
@@ -13,7 +14,7 @@ import (
 // (incrementally, through the shared cache) and reads its packages and
 // kernels, without publishing or signing anything. The kernel configs are
 // kept in a temporary directory the caller removes (Manifest.Extra["dir"]).
-func Snapshot(ctx context.Context, d *distro.Distro, cache string) (*Manifest, string, error) {
+func Snapshot(ctx context.Context, d *distro.Distro, cache string) (*manifest.Manifest, string, error) {
 	tmp, err := os.MkdirTemp("", "keel-snapshot-")
 	if err != nil {
 		return nil, "", err
@@ -28,27 +29,27 @@ func Snapshot(ctx context.Context, d *distro.Distro, cache string) (*Manifest, s
 		os.RemoveAll(tmp)
 		return nil, "", err
 	}
-	m := &Manifest{Distro: d.Config.Name, Version: d.Dir, Channel: "tree"}
+	m := &manifest.Manifest{Distro: d.Config.Name, Version: d.Dir, Channel: "tree"}
 	var files []string
 	for _, p := range bres.Packages {
-		m.Sources = append(m.Sources, SourcePackage{Name: p.Name, EVR: p.EVR, Type: p.Type})
+		m.Sources = append(m.Sources, manifest.SourcePackage{Name: p.Name, EVR: p.EVR, Type: p.Type})
 		files = append(files, p.RPMs...)
 	}
-	if err := m.addPackages("", files); err != nil {
+	if err := addPackages(m, "", files); err != nil {
 		os.RemoveAll(tmp)
 		return nil, "", err
 	}
-	if err := m.readKernels(ctx, tmp, d, rc); err != nil {
+	if err := readKernels(m, ctx, tmp, d, rc); err != nil {
 		os.RemoveAll(tmp)
 		return nil, "", err
 	}
 	m.Gates = runGates(bres, m, rc, nil, nil)
-	m.sort()
+	m.Sort()
 	return m, tmp, nil
 }
 
 // DiffManifests compares any two of releases and tree snapshots; the
 // directories hold their kernels/ configs.
-func DiffManifests(aDir string, a *Manifest, bDir string, b *Manifest) *Notes {
-	return compareDirs(aDir, a, bDir, b)
+func DiffManifests(aDir string, a *manifest.Manifest, bDir string, b *manifest.Manifest) *manifest.Notes {
+	return manifest.CompareDirs(aDir, a, bDir, b)
 }

@@ -1,17 +1,17 @@
-package release
+package render
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"html/template"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 
 	"github.com/google/renameio/v2"
+
+	"github.com/keel-linux/keel/pkg/release/manifest"
 )
 
 // DashboardFile is the page across releases, in the releases directory.
@@ -138,7 +138,7 @@ th{background:#eef3f7}.ok{color:#17803d}.bad{color:#b3261e}.tag{font-size:12px;b
 // WriteDashboard renders releases/index.html from index.json and every
 // release's manifest and notes.
 func WriteDashboard(dir string) error {
-	idx, err := ReadIndex(dir)
+	idx, err := manifest.ReadIndex(dir)
 	if err != nil {
 		return err
 	}
@@ -148,7 +148,7 @@ func WriteDashboard(dir string) error {
 	var imageNames []string
 	d := dashboard{Stable: idx.Channels["stable"]}
 	for i, e := range idx.Releases {
-		m, err := ReadManifest(filepath.Join(dir, e.Version))
+		m, err := manifest.ReadManifest(filepath.Join(dir, e.Version))
 		if err != nil {
 			return fmt.Errorf("dashboard: %w", err)
 		}
@@ -172,7 +172,7 @@ func WriteDashboard(dir string) error {
 			open = append(open, math.NaN())
 			breached = append(breached, math.NaN())
 		}
-		if n, err := readNotes(filepath.Join(dir, e.Version)); err == nil {
+		if n, err := manifest.ReadNotes(filepath.Join(dir, e.Version)); err == nil {
 			row.Updated = len(n.Updated)
 		}
 		for _, im := range m.Images {
@@ -216,13 +216,4 @@ func nanSlice(n int) []float64 {
 		s[i] = math.NaN()
 	}
 	return s
-}
-
-func readNotes(dir string) (*Notes, error) {
-	data, err := os.ReadFile(filepath.Join(dir, NotesJSON))
-	if err != nil {
-		return nil, err
-	}
-	var n Notes
-	return &n, json.Unmarshal(data, &n)
 }

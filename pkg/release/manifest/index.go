@@ -1,4 +1,4 @@
-package release
+package manifest
 
 import (
 	"encoding/json"
@@ -63,36 +63,12 @@ func (idx *Index) Find(version string) *IndexEntry {
 	return nil
 }
 
-func (idx *Index) write(dir string) error {
+// Write replaces dir/index.json atomically, releases sorted by date.
+func (idx *Index) Write(dir string) error {
 	sort.SliceStable(idx.Releases, func(i, j int) bool { return idx.Releases[i].Date < idx.Releases[j].Date })
 	data, err := json.MarshalIndent(idx, "", "  ")
 	if err != nil {
 		return err
 	}
 	return renameio.WriteFile(filepath.Join(dir, IndexFile), append(data, '\n'), 0o644)
-}
-
-// Promote points channel at an existing release without rebuilding it.
-func Promote(dir, version, channel string) error {
-	if channel != "stable" && channel != "preview" {
-		return fmt.Errorf("channel %q: want preview or stable", channel)
-	}
-	idx, err := ReadIndex(dir)
-	if err != nil {
-		return err
-	}
-	if idx.Find(version) == nil {
-		return fmt.Errorf("no release %s in %s", version, filepath.Join(dir, IndexFile))
-	}
-	if _, err := os.Stat(filepath.Join(dir, version, ManifestFile)); err != nil {
-		return fmt.Errorf("release %s: %w", version, err)
-	}
-	if cur := idx.Channels[channel]; cur != "" && cur > version {
-		return fmt.Errorf("%s already points at the newer %s", channel, cur)
-	}
-	idx.Channels[channel] = version
-	if err := idx.write(dir); err != nil {
-		return err
-	}
-	return WriteDashboard(dir)
 }

@@ -1,7 +1,8 @@
-// Package release cuts, diffs, promotes and verifies Keel's monthly
-// roll-up releases: releases/<version>.YYYYMMDD/ with a signed manifest of
-// every artifact, notes computed from data, gate results and provenance.
-package release
+// Package manifest is the data of a Keel release directory, with no
+// pipeline in it: manifest.json (what a release is, every file in it),
+// notes.json (what changed since the previous one) and the releases index
+// (index.json). pkg/release writes them; pkg/release/render draws them.
+package manifest
 
 import (
 	"encoding/json"
@@ -113,7 +114,7 @@ type Kernel struct {
 	Release string            `json:"uname_r"`
 	Config  string            `json:"config"` // path in the release directory
 	Policy  map[string]string `json:"policy"` // policy name -> "pass" | "N missing, M mismatched"
-	config  kconfig.Config
+	Parsed  kconfig.Config    `json:"-"`      // the config, when the cut has it in memory
 }
 
 // GateResult is one gate's verdict.
@@ -146,7 +147,8 @@ func ReadManifest(dir string) (*Manifest, error) {
 	return &m, nil
 }
 
-func (m *Manifest) sort() {
+// Sort orders the manifest's lists, so that two cuts write the same bytes.
+func (m *Manifest) Sort() {
 	sort.Slice(m.Sources, func(i, j int) bool { return m.Sources[i].Name < m.Sources[j].Name })
 	sort.Slice(m.Packages, func(i, j int) bool {
 		if m.Packages[i].Name != m.Packages[j].Name {
@@ -156,12 +158,4 @@ func (m *Manifest) sort() {
 	})
 	sort.Slice(m.Kernels, func(i, j int) bool { return m.Kernels[i].Package < m.Kernels[j].Package })
 	sort.Slice(m.Artifacts, func(i, j int) bool { return m.Artifacts[i].Path < m.Artifacts[j].Path })
-}
-
-func writeJSON(path string, v any) error {
-	data, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(data, '\n'), 0o644)
 }
