@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keel-linux/keel/pkg/advisory"
-	"github.com/keel-linux/keel/pkg/distro"
 	"github.com/keel-linux/keel/pkg/scan"
 )
 
@@ -118,7 +117,7 @@ in the store's keel source.`,
 			if err != nil {
 				return err
 			}
-			now, err := distro.Now()
+			now, err := d.Now()
 			if err != nil {
 				return err
 			}
@@ -191,7 +190,7 @@ set, is the document's time.`,
 			if len(res.Errors) > 0 {
 				return fmt.Errorf("advisories export: %w", res.Errors[0])
 			}
-			now, err := distro.Now()
+			now, err := d.Now()
 			if err != nil {
 				return err
 			}

@@ -276,9 +276,12 @@ func (a *app) fail(ctx context.Context, cmd *cobra.Command, err error) int {
 		return code
 	}
 	fmt.Fprintln(w, "keel:", rep.Error)
-	if isUsage {
-		fmt.Fprint(w, "\n", cmd.UsageString())
-	} else if rep.Hint != "" && !strings.Contains(rep.Error, rep.Hint) {
+	// A command-line mistake gets the command's usage line and the way to
+	// its full help, not the whole help: the error stays in view.
+	if isUsage && cmd.Runnable() {
+		fmt.Fprintln(w, "usage:", cmd.UseLine())
+	}
+	if rep.Hint != "" && !strings.Contains(rep.Error, rep.Hint) {
 		fmt.Fprintln(w, "hint:", rep.Hint)
 	}
 	return code
@@ -288,7 +291,7 @@ var (
 	fileLineRE = regexp.MustCompile(`(?:^|: )([^\s:]*[/.][^\s:]*):(\d+):`)       // path:12: msg
 	fileLineWd = regexp.MustCompile(`(?:^|: )([^\s:]*[/.][^\s:]*): line (\d+):`) // path: line 12: msg
 	fileOnlyRE = regexp.MustCompile(`(?:^|\s)(/[^\s:]+|[^\s:/]*/?[^\s:]+\.(?:yaml|yml|json|spec|xml|rpm|repo|asc)):`)
-	hintRE     = regexp.MustCompile(`\(((?:run|pass|or|give|use) [^()]+)\)`)
+	hintRE     = regexp.MustCompile(`\(((?:run|pass|or|give|use) [^()]+)\)|; ((?:run|pass|give|use) [^;]+)$`)
 )
 
 // describe splits an error into message, file, line and hint: from the
@@ -323,7 +326,7 @@ func describe(err error) errorReport {
 	}
 	if rep.Hint == "" {
 		if m := hintRE.FindStringSubmatch(msg); m != nil {
-			rep.Hint = m[1]
+			rep.Hint = m[1] + m[2]
 		}
 	}
 	return rep

@@ -147,7 +147,7 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{[]string{"build", "-j", "-3"}, "out of range"},
 		{[]string{"boot", "--cpus", "0"}, "out of range"},
-		{[]string{"verify"}, "Usage:"},
+		{[]string{"verify"}, "usage: keel verify RELEASE_DIR [flags]\nhint: see 'keel verify --help'"},
 		{[]string{"bogus"}, `unknown command "bogus"`},
 		{[]string{"repo", "bogus"}, `unknown command "bogus" for "keel repo"`},
 		{[]string{"-v", "-q", "version"}, "contradict"},
@@ -240,6 +240,7 @@ func TestDescribe(t *testing.T) {
 		{"image vm: /d/images/vm.yaml: no such definition", errorReport{File: "/d/images/vm.yaml"}},
 		{"signing key in /k/secret.asc: missing (run `keel keys init` or pass --keys DIR)", errorReport{File: "/k/secret.asc", Hint: "run `keel keys init` or pass --keys DIR"}},
 		{"3 specs failed", errorReport{}},
+		{"/x: not a distribution tree (no keel.yaml); pass --distro DIR", errorReport{File: "/x", Hint: "pass --distro DIR"}},
 	} {
 		got := describe(errString(tc.msg))
 		tc.want.Error = tc.msg

@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keel-linux/keel/pkg/advisory"
-	"github.com/keel-linux/keel/pkg/distro"
 	"github.com/keel-linux/keel/pkg/sbom"
 	"github.com/keel-linux/keel/pkg/scan"
 )
@@ -65,7 +64,7 @@ func (o *sbomFlags) run(a *app, kind string) func(*cobra.Command, []string) erro
 		if name == "" {
 			name = filepath.Base(filepath.Clean(args[0]))
 		}
-		now, err := distro.Now()
+		now, err := d.Now()
 		if err != nil {
 			return err
 		}

@@ -166,3 +166,13 @@ func Now() (time.Time, error) {
 	}
 	return time.Unix(sde, 0).UTC(), nil
 }
+
+// Now is the time documents generated from this tree carry:
+// SOURCE_DATE_EPOCH when set, else keel.yaml's fixed source_date_epoch,
+// else the current time ("changelog" dates packages, not documents).
+func (d *Distro) Now() (time.Time, error) {
+	if sde, err := Epoch(); err != nil || sde != 0 || d.Config.SDE.FromChangelog {
+		return Now()
+	}
+	return time.Unix(d.Config.SDE.Fixed, 0).UTC(), nil
+}
