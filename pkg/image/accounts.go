@@ -3,14 +3,13 @@ package image
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 )
 
 // applyAccounts adds the definition's groups and users to /etc/group,
 // /etc/passwd and /etc/shadow (locked passwords) — the built-in that
 // replaces useradd/groupadd scriptlets.
-func applyAccounts(d *Definition, root string) error {
+func applyAccounts(d *Definition, r *os.Root, own owners) error {
 	if len(d.Users) == 0 && len(d.Groups) == 0 {
 		return nil
 	}
@@ -18,8 +17,15 @@ func applyAccounts(d *Definition, root string) error {
 	if err := d.validateAccounts(); err != nil {
 		return err
 	}
+	// These files are read into the image and rewritten: a link planted in
+	// their place (to the host's /etc/shadow, or the image's) is refused.
+	for _, f := range accountFiles {
+		if err := refuseLinks(r, own, f, "refusing to read through it", false); err != nil {
+			return err
+		}
+	}
 	gids := map[string]int{}
-	group, err := readLines(root, "etc/group")
+	group, err := readLines(r, "etc/group")
 	if err != nil {
 		return err
 	}
@@ -41,11 +47,11 @@ func applyAccounts(d *Definition, root string) error {
 		gids[g.Name] = g.GID
 		group = append(group, fmt.Sprintf("%s:x:%d:", g.Name, g.GID))
 	}
-	passwd, err := readLines(root, "etc/passwd")
+	passwd, err := readLines(r, "etc/passwd")
 	if err != nil {
 		return err
 	}
-	shadow, err := readLines(root, "etc/shadow")
+	shadow, err := readLines(r, "etc/shadow")
 	if err != nil {
 		return err
 	}
@@ -96,21 +102,17 @@ func applyAccounts(d *Definition, root string) error {
 		lines []string
 		mode  os.FileMode
 	}{{"etc/group", group, 0o644}, {"etc/passwd", passwd, 0o644}, {"etc/shadow", shadow, 0o000}} {
-		if err := safeParent(root, "/"+f.name); err != nil {
-			return err
-		}
-		p := filepath.Join(root, f.name)
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		os.Remove(p)
-		if err := os.WriteFile(p, []byte(strings.Join(f.lines, "\n")+"\n"), f.mode); err != nil {
+		if err := writeOwned(r, f.name, []byte(strings.Join(f.lines, "\n")+"\n"), f.mode); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func readLines(root, rel string) ([]string, error) {
-	b, err := os.ReadFile(filepath.Join(root, rel))
+var accountFiles = []string{"/etc/group", "/etc/passwd", "/etc/shadow"}
+
+func readLines(r *os.Root, rel string) ([]string, error) {
+	b, err := r.ReadFile(rel)
 	if os.IsNotExist(err) {
 		return nil, nil
 	}

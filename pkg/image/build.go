@@ -11,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -18,14 +19,13 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/keel-linux/keel/pkg/boot"
 	"github.com/keel-linux/keel/pkg/logctx"
 	"github.com/keel-linux/keel/pkg/oci"
 	"github.com/keel-linux/keel/pkg/pgp"
 	"github.com/keel-linux/keel/pkg/repodata"
 	"github.com/keel-linux/keel/pkg/resolve"
+	"github.com/keel-linux/keel/pkg/rootfs"
 	"github.com/keel-linux/keel/pkg/rpm"
 	"github.com/keel-linux/keel/pkg/rpmdb"
 )
@@ -430,21 +430,22 @@ type owner struct {
 	file rpm.File
 }
 
-// checkFileConflicts refuses two packages shipping one path differently.
-func checkFileConflicts(pkgs []*rpm.Package) error {
-	owners := map[string]owner{}
+// checkFileConflicts refuses two packages shipping one path differently,
+// and returns who ships what.
+func checkFileConflicts(pkgs []*rpm.Package) (owners, error) {
+	own := owners{}
 	for _, p := range pkgs {
 		files, err := p.Header.Files()
 		if err != nil {
-			return fmt.Errorf("%s: %w", p.NEVRA(), err)
+			return nil, fmt.Errorf("%s: %w", p.NEVRA(), err)
 		}
 		for _, f := range files {
 			if f.IsGhost() {
 				continue
 			}
-			o, ok := owners[f.Path]
+			o, ok := own[f.Path]
 			if !ok {
-				owners[f.Path] = owner{p.NEVRA(), f}
+				own[f.Path] = owner{p.NEVRA(), f}
 				continue
 			}
 			g := o.file
@@ -452,11 +453,11 @@ func checkFileConflicts(pkgs []*rpm.Package) error {
 				continue
 			}
 			if f.Mode != g.Mode || f.Digest != g.Digest || f.LinkTo != g.LinkTo {
-				return fmt.Errorf("file %s conflicts between %s and %s (different content or type)", f.Path, o.pkg, p.NEVRA())
+				return nil, fmt.Errorf("file %s conflicts between %s and %s (different content or type)", f.Path, o.pkg, p.NEVRA())
 			}
 		}
 	}
-	return nil
+	return own, nil
 }
 
 // Install puts pkgs into root: checks, extraction, scriptlets, users and
@@ -537,7 +538,8 @@ func Install(ctx context.Context, d *Definition, pkgs []*resolve.Package, root s
 	if err := errors.Join(errs...); err != nil {
 		return fail(err)
 	}
-	if err := checkFileConflicts(opened); err != nil {
+	own, err := checkFileConflicts(opened)
+	if err != nil {
 		return fail(err)
 	}
 	plan, err := planScriptlets(d, opened)
@@ -553,26 +555,38 @@ func Install(ctx context.Context, d *Definition, pkgs []*resolve.Package, root s
 	if err := <-extracted; err != nil {
 		return nil, err
 	}
-	if d.WantRPMDB() {
-		if err := safeParent(root, "/"+rpmdb.Path); err != nil {
-			return nil, err
-		}
-		dst := filepath.Join(root, rpmdb.Path)
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return nil, err
-		}
-		if err := os.Rename(filepath.Join(dbStage, rpmdb.Path), dst); err != nil {
-			return nil, err
-		}
-	}
-	if err := plan.run(ctx, root); err != nil {
+	// From here on every file operation in the root is confined to it.
+	r, err := os.OpenRoot(root)
+	if err != nil {
 		return nil, err
 	}
-	if err := applyAccounts(d, root); err != nil {
+	defer r.Close()
+	if err := checkClosed(r, own); err != nil {
+		return nil, err
+	}
+	if d.WantRPMDB() {
+		if err := refuseLinks(r, own, rpmdb.Path, "refusing to write the rpm database through it", false); err != nil {
+			return nil, err
+		}
+		if err := r.MkdirAll(path.Dir(rpmdb.Path), 0o755); err != nil {
+			return nil, err
+		}
+		if err := rootfs.MoveIn(filepath.Join(dbStage, rpmdb.Path), r, rpmdb.Path); err != nil {
+			return nil, err
+		}
+	}
+	if err := plan.run(ctx, r, root); err != nil {
+		return nil, err
+	}
+	// A scriptlet may have planted links too.
+	if err := checkClosed(r, own); err != nil {
+		return nil, err
+	}
+	if err := applyAccounts(d, r, own); err != nil {
 		return nil, err
 	}
 	for _, f := range d.Files {
-		if err := writeFileIn(root, f); err != nil {
+		if err := writeFileIn(r, own, f); err != nil {
 			return nil, err
 		}
 	}
@@ -592,17 +606,17 @@ func Install(ctx context.Context, d *Definition, pkgs []*resolve.Package, root s
 	})
 	for _, m := range d.Manifests {
 		if m == "container-manifest-2" {
-			if err := writeContainerManifest(root, opened, sde); err != nil {
+			if err := writeContainerManifest(r, own, opened, sde); err != nil {
 				return nil, err
 			}
 		}
 	}
-	for _, r := range d.Remove {
-		if err := os.RemoveAll(filepath.Join(root, r)); err != nil {
+	for _, p := range d.Remove {
+		if err := removeIn(r, p); err != nil {
 			return nil, err
 		}
 	}
-	n, size, err := clampTimes(root, sde, start)
+	n, size, err := clampTimes(r, sde, start)
 	if err != nil {
 		return nil, err
 	}
@@ -632,7 +646,7 @@ func writeRPMDB(d *Definition, root string, pkgs []*rpm.Package, sde int64) erro
 // `rpm -qa --qf` writes for UBI micro images and syft reads): one line per
 // package, tab-separated name, version-release, install time, build time,
 // vendor, epoch, size, arch, epoch number, source RPM.
-func writeContainerManifest(root string, pkgs []*rpm.Package, sde int64) error {
+func writeContainerManifest(r *os.Root, own owners, pkgs []*rpm.Package, sde int64) error {
 	var b strings.Builder
 	sorted := append([]*rpm.Package(nil), pkgs...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].NEVRA() < sorted[j].NEVRA() })
@@ -650,64 +664,34 @@ func writeContainerManifest(root string, pkgs []*rpm.Package, sde int64) error {
 		fmt.Fprintf(&b, "%s\t%s-%s\t%d\t%d\t%s\t%s\t%d\t%s\t%d\t%s\n", h.Name(), h.Version(), h.Release(), sde,
 			h.BuildTime().Unix(), vendor, es, h.Size(), h.Arch(), ep, h.SourceRPM())
 	}
-	dir := filepath.Join(root, "var/lib/rpmmanifest")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	const p = "/var/lib/rpmmanifest/container-manifest-2"
+	if err := refuseLinks(r, own, p, "refusing to write the package manifest through it", false); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "container-manifest-2"), []byte(b.String()), 0o644)
+	return writeOwned(r, p, []byte(b.String()), 0o644)
 }
 
-func writeFileIn(root string, f File) error {
+// writeFileIn writes a definition's file: its parents must be real
+// directories (use the real path); a link in its place is replaced.
+func writeFileIn(r *os.Root, own owners, f File) error {
 	mode := os.FileMode(0o644)
 	if f.Mode != "" {
 		mode, _ = parseMode(f.Mode)
 	}
-	p := filepath.Join(root, f.Path)
-	if err := safeParent(root, f.Path); err != nil {
+	if err := refuseLinks(r, own, f.Path, "files: "+f.Path+": use the real path", true); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
-	}
-	os.Remove(p)
-	if err := os.WriteFile(p, []byte(f.Content), mode); err != nil {
-		return err
-	}
-	return os.Chmod(p, mode)
-}
-
-// safeParent refuses a definition path whose parents are symlinks in the
-// image (which could point outside the root when written from the host).
-func safeParent(root, rel string) error {
-	cur := root
-	parts := strings.Split(strings.Trim(filepath.Dir(rel), "/"), "/")
-	for _, part := range parts {
-		if part == "" {
-			continue
-		}
-		cur = filepath.Join(cur, part)
-		fi, err := os.Lstat(cur)
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if fi.Mode()&fs.ModeSymlink != 0 {
-			return fmt.Errorf("files: %s: parent %s is a symlink in the image; use the real path", rel, strings.TrimPrefix(cur, root))
-		}
-	}
-	return nil
+	return writeOwned(r, f.Path, []byte(f.Content), mode)
 }
 
 // clampTimes sets the mtime of everything this build touched (created
 // directories, the rpm database, accounts, files) to SOURCE_DATE_EPOCH;
 // package files keep the mtimes their headers record. It also counts the
 // entries and regular-file bytes under root (one walk instead of two).
-func clampTimes(root string, sde int64, since time.Time) (n int, size int64, err error) {
+func clampTimes(r *os.Root, sde int64, since time.Time) (n int, size int64, err error) {
 	t := time.Unix(sde, 0)
 	cut := since.Add(-2 * time.Second)
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	err = fs.WalkDir(r.FS(), ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -715,7 +699,7 @@ func clampTimes(root string, sde int64, since time.Time) (n int, size int64, err
 		if err != nil {
 			return err
 		}
-		if p != root {
+		if p != "." {
 			n++
 			if d.Type().IsRegular() {
 				size += fi.Size()
@@ -726,11 +710,7 @@ func clampTimes(root string, sde int64, since time.Time) (n int, size int64, err
 		if !fi.ModTime().After(cut) && !d.IsDir() {
 			return nil
 		}
-		if d.Type()&fs.ModeSymlink != 0 {
-			tv := []unix.Timeval{unix.NsecToTimeval(t.UnixNano()), unix.NsecToTimeval(t.UnixNano())}
-			return unix.Lutimes(p, tv)
-		}
-		return os.Chtimes(p, t, t)
+		return rootfs.Lchtimes(r, p, t)
 	})
 	return n, size, err
 }

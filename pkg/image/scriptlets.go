@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 
+	"github.com/keel-linux/keel/pkg/rootfs"
 	"github.com/keel-linux/keel/pkg/rpm"
 )
 
@@ -107,50 +108,70 @@ func allLines(body string, f func(string) bool) bool {
 	return true
 }
 
-// run executes the plan against root.
-func (pl *plan) run(ctx context.Context, root string) error {
-	for i, s := range pl.sandboxed {
-		if err := runSandboxed(ctx, root, s, i); err != nil {
+// run executes the plan against the image root r (at dir).
+func (pl *plan) run(ctx context.Context, r *os.Root, dir string) error {
+	for _, s := range pl.sandboxed {
+		if err := runSandboxed(ctx, r, dir, s); err != nil {
 			return err
 		}
 	}
 	if pl.ldconfig {
 		// Built-in ldconfig: the host's ldconfig rebuilds the image's
-		// cache and links from the image's own ld.so.conf.
+		// cache and links from the image's own ld.so.conf; -r resolves
+		// every path inside the image (glibc's chroot_canon), and the tree
+		// holds no escaping link (checkClosed ran before).
 		if _, err := exec.LookPath("ldconfig"); err != nil {
 			return fmt.Errorf("built-in ldconfig: %w", err)
 		}
-		cmd := exec.CommandContext(ctx, "ldconfig", "-r", root)
+		cmd := exec.CommandContext(ctx, "ldconfig", "-r", dir)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("built-in ldconfig: %v: %s", err, out)
 		}
-		os.RemoveAll(filepath.Join(root, "var/cache/ldconfig")) // aux-cache holds host timestamps
+		// aux-cache holds host timestamps.
+		if err := removeIn(r, "/var/cache/ldconfig"); err != nil {
+			return fmt.Errorf("built-in ldconfig: %w", err)
+		}
 	}
 	return nil
 }
 
+// scriptletPath is where a scriptlet's body is, on the sandbox's own /tmp
+// (a tmpfs): nothing is staged in the image, so no link a package planted
+// there is written through.
+const scriptletPath = "/tmp/.keel-scriptlet"
+
 // runSandboxed runs a scriptlet with bubblewrap, the image bound as / (a
 // chroot-style root, which pkg/sandbox does not build: it always shows the
 // host's /usr), no network, fresh namespaces, a clean environment.
-func runSandboxed(ctx context.Context, root string, s scriptlet, i int) error {
-	if _, err := os.Stat(filepath.Join(root, strings.TrimPrefix(s.prog[0], "/"))); err != nil {
+func runSandboxed(ctx context.Context, r *os.Root, dir string, s scriptlet) error {
+	prog, err := rootfs.Resolve(r, s.prog[0])
+	if err == nil {
+		_, err = r.Stat(prog)
+	}
+	if err != nil {
 		return fmt.Errorf("%s %s scriptlet needs %s, which the image does not have", s.pkg, s.name, s.prog[0])
 	}
-	script := fmt.Sprintf(".keel-scriptlet-%d", i)
-	if err := os.WriteFile(filepath.Join(root, script), []byte(s.body), 0o700); err != nil {
+	body, w, err := os.Pipe()
+	if err != nil {
 		return err
 	}
-	defer os.Remove(filepath.Join(root, script))
-	args := []string{"--bind", root, "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/run",
+	defer body.Close()
+	go func() {
+		io.WriteString(w, s.body)
+		w.Close()
+	}()
+	args := []string{"--bind", dir, "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/run",
+		"--perms", "0500", "--file", "3", scriptletPath,
 		"--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
 		"--setenv", "PATH", "/usr/sbin:/usr/bin:/sbin:/bin", "--setenv", "RPM_INSTALL_PREFIX", "/", "--chdir", "/", "--"}
 	args = append(args, s.prog...)
 	if s.body != "" {
-		args = append(args, "/"+script)
+		args = append(args, scriptletPath)
 	}
 	args = append(args, "1") // rpm passes the number of installed instances
 	cmd := exec.CommandContext(ctx, "bwrap", args...)
 	cmd.Env = []string{}
+	cmd.ExtraFiles = []*os.File{body}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
