@@ -6,13 +6,16 @@ package baseline
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
+
+	"github.com/keel-linux/keel/pkg/rootfs"
 )
 
 // Policy is what an image must meet.
@@ -60,19 +63,30 @@ type Report struct {
 // directory masks the same name in later ones.
 var sysctlDirs = []string{"etc/sysctl.d", "run/sysctl.d", "usr/local/lib/sysctl.d", "usr/lib/sysctl.d", "lib/sysctl.d"}
 
-// Check inspects root.
-func Check(root string, p Policy) (*Report, error) {
+// Check inspects the image root at dir. Every read goes through an os.Root
+// and resolves paths as the image would: no link in the image leads to a
+// host file.
+func Check(dir string, p Policy) (*Report, error) {
+	r, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
 	rep := &Report{Sysctl: map[string]string{}, Setuid: []string{}, Findings: []Finding{}}
 	files := map[string]string{} // basename -> path (first directory wins)
 	for _, d := range sysctlDirs {
-		ents, err := os.ReadDir(filepath.Join(root, d))
+		rd, err := rootfs.Resolve(r, d)
+		if err != nil {
+			continue
+		}
+		ents, err := fs.ReadDir(r.FS(), rd)
 		if err != nil {
 			continue
 		}
 		for _, e := range ents {
 			if strings.HasSuffix(e.Name(), ".conf") {
 				if _, ok := files[e.Name()]; !ok {
-					files[e.Name()] = filepath.Join(d, e.Name())
+					files[e.Name()] = path.Join(rd, e.Name())
 				}
 			}
 		}
@@ -86,11 +100,11 @@ func Check(root string, p Policy) (*Report, error) {
 	for _, n := range names {
 		ordered = append(ordered, files[n])
 	}
-	if _, err := os.Stat(filepath.Join(root, "etc/sysctl.conf")); err == nil {
+	if _, err := r.Lstat("etc/sysctl.conf"); err == nil {
 		ordered = append(ordered, "etc/sysctl.conf") // read last, as systemd-sysctl does
 	}
 	for _, rel := range ordered {
-		if err := parseSysctl(root, rel, rep.Sysctl); err != nil {
+		if err := parseSysctl(r, rel, rep.Sysctl); err != nil {
 			return nil, err
 		}
 	}
@@ -106,18 +120,18 @@ func Check(root string, p Policy) (*Report, error) {
 			rep.Findings = append(rep.Findings, Finding{"sysctl", k, fmt.Sprintf("%s (want %s)", got, p.Sysctl[k])})
 		}
 	}
-	err := filepath.WalkDir(root, func(full string, d fs.DirEntry, err error) error {
+	err = fs.WalkDir(r.FS(), ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if full == root {
+		if name == "." {
 			return nil
 		}
 		info, err := d.Info()
 		if err != nil {
 			return err
 		}
-		rel := "/" + filepath.ToSlash(strings.TrimPrefix(full, root+string(filepath.Separator)))
+		rel := "/" + name
 		mode := info.Mode()
 		if mode&fs.ModeSymlink != 0 {
 			return nil
@@ -151,13 +165,28 @@ func allowed(p string, globs []string) bool {
 }
 
 // parseSysctl reads one sysctl.d file: "key = value", '#' or ';'
-// comments, '-' prefix (ignore errors) dropped, '/' separators as '.'.
-func parseSysctl(root, rel string, into map[string]string) error {
-	f, err := os.Open(filepath.Join(root, rel))
+// comments, '-' prefix (ignore errors) dropped, '/' separators as '.'. A
+// link to /dev/null masks the name (sysctl.d(5)); other links resolve in
+// the image, and only regular files are read.
+func parseSysctl(r *os.Root, rel string, into map[string]string) error {
+	if dest, err := r.Readlink(rel); err == nil && path.Clean(dest) == "/dev/null" {
+		return nil
+	}
+	real, err := rootfs.Resolve(r, rel)
+	if err != nil {
+		return fmt.Errorf("/%s: %w", rel, err)
+	}
+	f, err := r.OpenFile(real, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // a dangling link configures nothing
+	}
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return fmt.Errorf("/%s: not a regular file", rel)
+	}
 	sc := bufio.NewScanner(f)
 	line := 0
 	for sc.Scan() {

@@ -64,3 +64,31 @@ func FuzzSysctl(f *testing.F) {
 		_, _ = Check(root, DefaultPolicy())
 	})
 }
+
+// TestHostileLinks: a sysctl.d file linked to a host file (here, a fake
+// shadow) is read in the image, never on the host, and its content does
+// not reach an error message; a link to /dev/null masks the name.
+func TestHostileLinks(t *testing.T) {
+	host := filepath.Join(t.TempDir(), "shadow")
+	os.WriteFile(host, []byte("root:$6$hostsecret:19000::::::\n"), 0o644)
+	for _, tc := range []struct {
+		name, target, want string
+	}{
+		{"absolute", host, ""},
+		{"escaping", "../../../../../../../../../../" + host, "resolves outside the root"},
+		{"dev null", "/dev/null", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			os.MkdirAll(filepath.Join(root, "etc/sysctl.d"), 0o755)
+			os.Symlink(tc.target, filepath.Join(root, "etc/sysctl.d/99-evil.conf"))
+			_, err := Check(root, Policy{})
+			if err != nil && strings.Contains(err.Error(), "hostsecret") {
+				t.Fatalf("host file read: %v", err)
+			}
+			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+}

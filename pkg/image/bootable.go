@@ -13,8 +13,10 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -22,6 +24,7 @@ import (
 	"github.com/keel-linux/keel/pkg/disk"
 	"github.com/keel-linux/keel/pkg/initramfs"
 	"github.com/keel-linux/keel/pkg/logctx"
+	"github.com/keel-linux/keel/pkg/rootfs"
 	"github.com/keel-linux/keel/pkg/uki"
 	"github.com/keel-linux/keel/pkg/verity"
 )
@@ -129,17 +132,18 @@ func parseSize(s string) (int64, error) {
 	return n * mult, nil
 }
 
-// kernelIn finds the one kernel installed in root (kernel-install layout).
-func kernelIn(root string) (release, vmlinuz, modules string, err error) {
-	found, _ := filepath.Glob(filepath.Join(root, "usr/lib/modules/*/vmlinuz"))
+// kernelIn finds the one kernel installed in the image (kernel-install
+// layout); the paths are inside r.
+func kernelIn(r *os.Root) (release, vmlinuz, modules string, err error) {
+	found, _ := fs.Glob(r.FS(), "usr/lib/modules/*/vmlinuz")
 	if len(found) != 1 {
 		return "", "", "", fmt.Errorf("want exactly one kernel at /usr/lib/modules/<release>/vmlinuz in the root, found %d (is the kernel package installed?)", len(found))
 	}
-	modules = filepath.Dir(found[0])
-	if _, err := os.Stat(filepath.Join(modules, "modules.dep")); err != nil {
-		return "", "", "", fmt.Errorf("kernel %s has no modules.dep: %w", filepath.Base(modules), err)
+	modules = path.Dir(found[0])
+	if _, err := r.Stat(path.Join(modules, "modules.dep")); err != nil {
+		return "", "", "", fmt.Errorf("kernel %s has no modules.dep: %w", path.Base(modules), err)
 	}
-	return filepath.Base(modules), found[0], modules, nil
+	return path.Base(modules), found[0], modules, nil
 }
 
 // checkBootOptions refuses a build that could not finish, before any work.
@@ -177,15 +181,19 @@ func runEnv(ctx context.Context, env []string, name string, args ...string) erro
 }
 
 // dirBytes sums regular file sizes and counts entries (for sizing ext4).
-func dirBytes(root string) (int64, int, error) {
+func dirBytes(r *os.Root) (int64, int, error) {
 	var n int64
 	var c int
-	err := filepath.Walk(root, func(_ string, fi os.FileInfo, err error) error {
+	err := fs.WalkDir(r.FS(), ".", func(_ string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		c++
-		if fi.Mode().IsRegular() {
+		if d.Type().IsRegular() {
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
 			n += (fi.Size() + 4095) &^ 4095
 		}
 		return nil
@@ -193,29 +201,30 @@ func dirBytes(root string) (int64, int, error) {
 	return n, c, err
 }
 
-// writeBootable builds the disk and the UKI from root into stage and records
-// them in man.
-func writeBootable(ctx context.Context, d *Definition, opt Options, root, stage string, man *Manifest, sde int64) error {
+// writeBootable builds the disk and the UKI from the image root r (at
+// rootDir, for mkfs) into stage and records them in man. What it reads from
+// the image (kernel, keel-init, modules, os-release) it reads through r;
+// the kernel and keel-init are copied out for the UKI and initramfs tools.
+func writeBootable(ctx context.Context, d *Definition, opt Options, r *os.Root, rootDir, stage string, man *Manifest, sde int64) error {
 	l, err := planBoot(d)
 	if err != nil {
 		return err
 	}
-	release, vmlinuz, modDir, err := kernelIn(root)
+	release, kernel, modDir, err := kernelIn(r)
 	if err != nil {
 		return err
 	}
 	if opt.SecureBootKey != "" {
-		if err := checkModuleSignatures(modDir); err != nil {
+		if err := checkModuleSignatures(r, modDir); err != nil {
 			return err
 		}
 	}
-	initBin := filepath.Join(root, "usr/sbin/keel-init")
-	if _, err := os.Stat(initBin); err != nil {
+	if _, err := readIn(r, "/usr/sbin/keel-init", 0); err != nil {
 		return errors.New("the root has no /usr/sbin/keel-init (install keel-init): it is the initramfs /init")
 	}
-	osRelease, err := os.ReadFile(filepath.Join(root, "usr/lib/os-release"))
+	osRelease, err := readIn(r, "/usr/lib/os-release", 1<<20)
 	if err != nil {
-		if osRelease, err = os.ReadFile(filepath.Join(root, "etc/os-release")); err != nil {
+		if osRelease, err = readIn(r, "/etc/os-release", 1<<20); err != nil {
 			return errors.New("the root has no os-release (install keel-release)")
 		}
 	}
@@ -225,6 +234,13 @@ func writeBootable(ctx context.Context, d *Definition, opt Options, root, stage 
 		return err
 	}
 	defer os.RemoveAll(work)
+	initBin, vmlinuz := filepath.Join(work, "keel-init"), filepath.Join(work, "vmlinuz")
+	if err := copyOut(r, "/usr/sbin/keel-init", initBin); err != nil {
+		return err
+	}
+	if err := copyOut(r, "/"+kernel, vmlinuz); err != nil {
+		return err
+	}
 	// The kernel and modules stay in the root too: rpm -V stays clean.
 	rootImg := filepath.Join(work, "root.img")
 	espPart := disk.Partition{Name: "esp", Type: disk.TypeESP, Size: l.espSize}
@@ -234,7 +250,7 @@ func writeBootable(ctx context.Context, d *Definition, opt Options, root, stage 
 	log := logctx.FromContext(ctx)
 	log.Info("writing the root filesystem", "fs", l.rootFS)
 	if l.rootFS == "erofs" {
-		if err := runEnv(ctx, nil, "mkfs.erofs", "--quiet", "-T", strconv.FormatInt(sde, 10), "-U", disk.SeededGUID(seed, "erofs").String(), "--all-root", rootImg, root); err != nil {
+		if err := runEnv(ctx, nil, "mkfs.erofs", "--quiet", "-T", strconv.FormatInt(sde, 10), "-U", disk.SeededGUID(seed, "erofs").String(), "--all-root", rootImg, rootDir); err != nil {
 			return fmt.Errorf("root filesystem: %w", err)
 		}
 		f, err := os.Open(rootImg)
@@ -273,7 +289,7 @@ func writeBootable(ctx context.Context, d *Definition, opt Options, root, stage 
 	} else {
 		size := l.rootSize
 		if size == 0 {
-			n, c, err := dirBytes(root)
+			n, c, err := dirBytes(r)
 			if err != nil {
 				return err
 			}
@@ -281,12 +297,12 @@ func writeBootable(ctx context.Context, d *Definition, opt Options, root, stage 
 			size = (n+int64(c)*512)*5/4 + 32<<20
 			size = (size + disk.Align - 1) / disk.Align * disk.Align
 		}
-		if err := runEnv(ctx, []string{"E2FSPROGS_FAKE_TIME=" + strconv.FormatInt(sde, 10)}, "mkfs.ext4", "-q", "-F", "-d", root,
+		if err := runEnv(ctx, []string{"E2FSPROGS_FAKE_TIME=" + strconv.FormatInt(sde, 10)}, "mkfs.ext4", "-q", "-F", "-d", rootDir,
 			"-U", disk.SeededGUID(seed, "ext4").String(), "-E", "hash_seed="+disk.SeededGUID(seed, "ext4-hash").String()+",root_owner=0:0",
 			"-O", "^has_journal", "-L", "keel-root", rootImg, strconv.FormatInt(size/1024, 10)+"k"); err != nil {
 			return fmt.Errorf("root filesystem (%d bytes): %w", size, err)
 		}
-		if err := clampExt4Times(ctx, rootImg, root, sde); err != nil {
+		if err := clampExt4Times(ctx, rootImg, r, sde); err != nil {
 			return fmt.Errorf("root filesystem: %w", err)
 		}
 		parts = []disk.Partition{espPart, {Name: l.rootLabel, Type: disk.TypeRootX86_64, Source: rootImg, Size: size}}
@@ -324,14 +340,14 @@ func writeBootable(ctx context.Context, d *Definition, opt Options, root, stage 
 	// initramfs's copy goes on as PID 1 (keel-init: sameInit).
 	var extra []initramfs.File
 	if l.verity {
-		p, err1 := filepath.EvalSymlinks(filepath.Join(root, "sbin/init"))
-		q, err2 := filepath.EvalSymlinks(initBin)
+		p, err1 := rootfs.Resolve(r, "sbin/init")
+		q, err2 := rootfs.Resolve(r, "usr/sbin/keel-init")
 		if err1 == nil && err2 == nil && p == q {
 			extra = append(extra, initramfs.File{Path: "/etc/keel/same-init", Data: []byte("/sbin/init\n")})
 		}
 	}
 	log.Info("writing the initramfs and UKI", "kernel", release)
-	if err := initramfs.WriteFile(ctx, initramfs.Options{Init: initBin, ModulesDir: modDir, Modules: modules,
+	if err := initramfs.WriteFile(ctx, initramfs.Options{Init: initBin, ModulesDir: modDir, ModulesFS: r.FS(), Modules: modules,
 		VerityKeys: verityKeys, Files: extra, SourceDateEpoch: sde, Compression: "zstd"}, initrd); err != nil {
 		return fmt.Errorf("initramfs: %w", err)
 	}
@@ -401,25 +417,29 @@ const moduleSigMagic = "~Module signature appended~\n"
 // checkModuleSignatures refuses unsigned modules in a Secure Boot image: its
 // kernel is locked down and would refuse them at boot, far from the cause
 // (rpm's brp-strip removes the signatures if the kernel package lets it).
-func checkModuleSignatures(modDir string) error {
-	return filepath.Walk(modDir, func(p string, fi os.FileInfo, err error) error {
-		if err != nil || !fi.Mode().IsRegular() || !strings.HasSuffix(p, ".ko") {
+func checkModuleSignatures(r *os.Root, modDir string) error {
+	return fs.WalkDir(r.FS(), modDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() || !strings.HasSuffix(p, ".ko") {
 			return err
 		}
-		f, err := os.Open(p)
+		f, err := r.Open(p)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
+		fi, err := f.Stat()
+		if err != nil {
+			return err
+		}
 		tail := make([]byte, len(moduleSigMagic))
+		rel := strings.TrimPrefix(p, modDir+"/")
 		if fi.Size() < int64(len(tail)) {
-			return fmt.Errorf("kernel module %s: truncated", p)
+			return fmt.Errorf("kernel module %s: truncated", rel)
 		}
 		if _, err := f.ReadAt(tail, fi.Size()-int64(len(tail))); err != nil {
 			return err
 		}
 		if string(tail) != moduleSigMagic {
-			rel, _ := filepath.Rel(modDir, p)
 			return fmt.Errorf("kernel module %s has no appended signature: a Secure Boot (locked down) kernel refuses it (was it stripped when packaged?)", rel)
 		}
 		return nil

@@ -254,11 +254,17 @@ func build(ctx context.Context, opt Options) (*Result, error) {
 		}
 	}
 	if !opt.RootOnly {
-		write := func() error { return writeOutputs(d, root, stage, man, sde) }
-		if d.Kind == "bootable" {
-			write = func() error { return writeBootable(ctx, d, opt, root, stage, man, sde) }
+		r, err := os.OpenRoot(root)
+		if err != nil {
+			return nil, err
 		}
-		if err := write(); err != nil {
+		write := func() error { return writeOutputs(d, r, stage, man, sde) }
+		if d.Kind == "bootable" {
+			write = func() error { return writeBootable(ctx, d, opt, r, root, stage, man, sde) }
+		}
+		err = write()
+		r.Close()
+		if err != nil {
 			return nil, fmt.Errorf("image %s: %w", d.Name, err)
 		}
 		if err := os.RemoveAll(root); err != nil {
@@ -582,6 +588,11 @@ func Install(ctx context.Context, d *Definition, pkgs []*resolve.Package, root s
 	if err := checkClosed(r, own); err != nil {
 		return nil, err
 	}
+	if d.WantRPMDB() {
+		if err := refuseLinks(r, own, rpmdb.Path, "the rpm database (a scriptlet replaced it)", false); err != nil {
+			return nil, err
+		}
+	}
 	if err := applyAccounts(d, r, own); err != nil {
 		return nil, err
 	}
@@ -715,7 +726,7 @@ func clampTimes(r *os.Root, sde int64, since time.Time) (n int, size int64, err 
 	return n, size, err
 }
 
-func writeOutputs(d *Definition, root, stage string, man *Manifest, sde int64) error {
+func writeOutputs(d *Definition, r *os.Root, stage string, man *Manifest, sde int64) error {
 	cfg := oci.Config{Arch: d.Arch, Created: time.Unix(sde, 0).UTC()}
 	if c := d.Container; c != nil {
 		cfg.Entrypoint, cfg.Cmd, cfg.Env, cfg.WorkingDir, cfg.User, cfg.Labels = c.Entrypoint, c.Cmd, c.Env, c.WorkingDir, c.User, c.Labels
@@ -731,7 +742,7 @@ func writeOutputs(d *Definition, root, stage string, man *Manifest, sde int64) e
 		ref := d.Name + ":" + tag
 		switch o.Format {
 		case "oci":
-			img, _, err := oci.Image(root, cfg, false)
+			img, _, err := oci.Image(r, cfg, false)
 			if err != nil {
 				return err
 			}
@@ -749,7 +760,7 @@ func writeOutputs(d *Definition, root, stage string, man *Manifest, sde int64) e
 			}
 			man.Outputs = append(man.Outputs, OutputInfo{Format: "oci", Path: "oci", Size: sz, Digest: dg.String(), Ref: tag})
 		case "docker-archive":
-			img, _, err := oci.Image(root, cfg, true)
+			img, _, err := oci.Image(r, cfg, true)
 			if err != nil {
 				return err
 			}
@@ -773,7 +784,7 @@ func writeOutputs(d *Definition, root, stage string, man *Manifest, sde int64) e
 			if err != nil {
 				return err
 			}
-			if _, err := oci.LayerTar(root, time.Unix(sde, 0), f); err != nil {
+			if _, err := oci.LayerTar(r, time.Unix(sde, 0), f); err != nil {
 				f.Close()
 				return err
 			}

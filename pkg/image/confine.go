@@ -9,6 +9,7 @@ package image
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -112,4 +113,58 @@ func removeIn(r *os.Root, p string) error {
 		return fmt.Errorf("remove %s: that is the whole image", p)
 	}
 	return r.RemoveAll(rel)
+}
+
+// readIn reads an image file as the image resolves its path; max > 0
+// bounds its size (0: just check it is a regular file and return nothing).
+func readIn(r *os.Root, p string, max int64) ([]byte, error) {
+	f, err := openIn(r, p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if max == 0 {
+		return nil, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err == nil && int64(len(b)) > max {
+		err = fmt.Errorf("%s: larger than %d bytes", p, max)
+	}
+	return b, err
+}
+
+// openIn opens a regular image file as the image resolves its path.
+func openIn(r *os.Root, p string) (*os.File, error) {
+	rel, err := rootfs.Resolve(r, p)
+	if err != nil {
+		return nil, err
+	}
+	f, err := r.OpenFile(rel, os.O_RDONLY|noFollow, 0)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s is not a regular file", p)
+	}
+	return f, nil
+}
+
+// copyOut copies an image file to dst on the host (Keel's work directory),
+// for tools that take a path.
+func copyOut(r *os.Root, p, dst string) error {
+	f, err := openIn(r, p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	w, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, f); err != nil {
+		w.Close()
+		return err
+	}
+	return w.Close()
 }

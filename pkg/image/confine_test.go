@@ -2,6 +2,8 @@ package image
 
 import (
 	"context"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/keel-linux/keel/internal/testenv"
 	"github.com/keel-linux/keel/pkg/resolve/resolvetest"
+	"github.com/keel-linux/keel/pkg/rootfs"
 	"github.com/keel-linux/keel/pkg/rpm"
 )
 
@@ -152,4 +155,144 @@ func TestHostileSymlinks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Shapes FuzzHostileTree plants: paths Keel touches after extraction, and
+// link targets towards the host canary (absolute, relative, chained).
+var (
+	fuzzPaths = []string{"/etc/passwd", "/etc/group", "/etc/shadow", "/etc", "/var/lib/rpmmanifest",
+		"/var/lib/rpmmanifest/container-manifest-2", "/var/cache", "/var/cache/ldconfig", "/opt/d/l", "/opt/d/x",
+		"/opt/x", "/usr/lib/sysimage/rpm", "/usr/lib/sysimage", "/etc/ld.so.cache", "/etc/ld.so.conf", "/usr/lib64",
+		"/etc/motd", "/.keel-scriptlet-0", "/tmp", "/opt/d/y"}
+	fuzzTargets = []func(canary string) string{
+		func(c string) string { return c },
+		func(c string) string { return c + "/victim" },
+		func(c string) string { return c + "/secret" },
+		func(c string) string { return "../../../../../../../../.." + c },
+		func(string) string { return "x/../.." },
+		func(string) string { return "../.." },
+		func(string) string { return ".." },
+		func(string) string { return "/" },
+		func(string) string { return "shadow" },
+		func(string) string { return "/etc/shadow" },
+		func(string) string { return "y/../../.." },
+		func(string) string { return "l" },
+	}
+)
+
+// fuzzSpecs turns data into up to three packages planting links, hard
+// links, device nodes and FIFOs at the paths Keel touches.
+func fuzzSpecs(data []byte, canary string) []resolvetest.Spec {
+	var specs []resolvetest.Spec
+	for i := 0; i < 3; i++ {
+		specs = append(specs, resolvetest.Spec{Name: fmt.Sprintf("p%d", i), Files: map[string]string{fmt.Sprintf("/usr/share/p%d/f", i): "f\n"},
+			Links: map[string]string{}, HardLinks: map[string]string{}, Special: map[string]uint32{}})
+	}
+	specs[0].Files["/usr/lib64/libp.so.1"] = "x"
+	specs[0].Scripts = map[rpm.Tag]string{rpm.TagPostIn: "/sbin/ldconfig\n"}
+	seen := map[string]bool{}
+	for len(data) >= 3 && len(seen) < 8 {
+		s := &specs[int(data[0])%len(specs)]
+		p := fuzzPaths[int(data[1])%len(fuzzPaths)]
+		shape, arg := data[0]/3%5, int(data[2])
+		data = data[3:]
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		switch shape {
+		case 0, 1: // a symlink
+			s.Links[p] = fuzzTargets[arg%len(fuzzTargets)](canary)
+		case 2: // a hard link to the package's own file
+			s.HardLinks[p] = fmt.Sprintf("/usr/share/%s/f", s.Name)
+		case 3: // a device node or FIFO
+			s.Special[p] = []uint32{0o010644, 0o020644, 0o060644}[arg%3]
+		case 4: // a regular file
+			s.Files[p] = "planted\n"
+		}
+	}
+	return specs
+}
+
+// FuzzHostileTree plants random link, hard-link, device and FIFO shapes from
+// several packages: whatever the build says, the host canary is untouched,
+// a refused build leaves no image, and a composed root holds no link that
+// resolves outside it, no device and nothing linked to a host file.
+func FuzzHostileTree(f *testing.F) {
+	testenv.RequireTool(f, "ldconfig")
+	for _, seed := range [][]byte{
+		{0, 8, 0, 1, 9, 5}, // /opt/d/l -> x/../.. and /opt/d/x -> ../.. from two packages
+		{0, 0, 1, 3, 1, 2}, // /etc/passwd and /etc/group to host files
+		{0, 4, 0},          // /var/lib/rpmmanifest -> the canary
+		{0, 6, 0},          // /var/cache -> the canary (ldconfig cleanup)
+		{0, 10, 0},         // /opt/x -> the canary (remove:)
+		{6, 0, 0, 7, 1, 0}, // hard links at /etc/passwd, /etc/group
+		{9, 16, 0, 9, 18, 0},
+		{0, 3, 3, 0, 11, 7, 1, 19, 10},
+		{0, 17, 1},
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c := newCanary(t)
+		specs := fuzzSpecs(data, c.dir)
+		repo := genRepo(t, specs)
+		out := t.TempDir()
+		yaml := `name: t
+kind: container
+packages: [p0, p1, p2]
+manifests: [container-manifest-2]
+users: [{name: svc, uid: 1000}]
+groups: [{name: grp, gid: 1001}]
+files: [{path: /etc/motd, content: "hi\n"}]
+remove: [/opt/x/victim, /opt/d/l/victim, /var/cache/victim]
+outputs: [{format: rootfs-tar}]
+`
+		res, err := Build(context.Background(), Options{Definition: def(t, yaml), Repos: []string{repo}, Out: out, SourceDateEpoch: sde, RootOnly: true})
+		c.check(t)
+		if err != nil {
+			if strings.Contains(err.Error(), c.dir) && strings.Contains(err.Error(), "hostsecret") {
+				t.Errorf("error shows a host file's content: %v", err)
+			}
+			if ents, _ := os.ReadDir(out); len(ents) != 0 {
+				t.Errorf("refused build (%v) left %s in the output directory", err, ents[0].Name())
+			}
+			return
+		}
+		r, err := os.OpenRoot(filepath.Join(res.Dir, "rootfs"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		esc, err := rootfs.Escapes(r)
+		if err != nil || len(esc) > 0 {
+			t.Errorf("composed root is not closed: %v %v", err, esc)
+		}
+		var host []os.FileInfo
+		for p := range c.want {
+			fi, _ := os.Stat(filepath.Join(c.dir, p))
+			host = append(host, fi)
+		}
+		fs.WalkDir(r.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			if fi.Mode()&(fs.ModeDevice|fs.ModeNamedPipe|fs.ModeSocket) != 0 {
+				t.Errorf("/%s: %v in the composed root", p, fi.Mode())
+			}
+			for _, h := range host {
+				if os.SameFile(fi, h) {
+					t.Errorf("/%s is the host file %s", p, h.Name())
+				}
+			}
+			if b, err := r.ReadFile(p); err == nil && strings.Contains(string(b), "hostsecret") {
+				t.Errorf("/%s holds a host file's content", p)
+			}
+			return nil
+		})
+	})
 }

@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -19,15 +18,14 @@ import (
 // debugfs, the e2fsprogs tool that also keeps the inode checksums right,
 // sets both to SOURCE_DATE_EPOCH on every entry of root; mtimes stay what the
 // packages recorded.
-func clampExt4Times(ctx context.Context, img, root string, sde int64) error {
+func clampExt4Times(ctx context.Context, img string, r *os.Root, sde int64) error {
 	var cmds bytes.Buffer
 	at := "@" + strconv.FormatInt(sde, 10)
-	err := filepath.WalkDir(root, func(p string, _ fs.DirEntry, err error) error {
+	err := fs.WalkDir(r.FS(), ".", func(rel string, _ fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(root, p)
-		target := "/" + filepath.ToSlash(rel)
+		target := "/" + rel
 		if rel == "." {
 			target = "/"
 		}

@@ -262,7 +262,12 @@ func TestShellNewlineAddsNoPasswdLine(t *testing.T) {
 	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
 	os.WriteFile(filepath.Join(root, "etc/passwd"), []byte("root:x:0:0::/root:/bin/sh\n"), 0o644)
 	d := &Definition{Users: []User{{Name: "app", UID: 1000, Shell: "/bin/sh\nevil::0:0::/:/bin/sh"}}}
-	err := applyAccounts(d, root)
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	err = applyAccounts(d, r, owners{})
 	if err == nil || !strings.Contains(err.Error(), "users[0].shell") {
 		t.Fatalf("err = %v, want a users[0].shell error", err)
 	}

@@ -18,6 +18,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -44,6 +45,10 @@ type Options struct {
 	// ModulesDir is <root>/lib/modules/<release>; it must hold modules.dep
 	// (run depmod -b first). Empty: no modules.
 	ModulesDir string
+	// ModulesFS, when set, is what ModulesDir (then a path inside it) is
+	// read from: an image root's os.Root.FS(), so no symlink and no "../"
+	// in modules.dep leads out of the image.
+	ModulesFS fs.FS
 	// Modules are the module names boot needs; dependencies are added.
 	Modules []string
 	// VerityKeys are PEM-encoded Ed25519 public keys for root hash signatures.
@@ -67,7 +72,13 @@ type entry struct {
 	hdr    cpio.Header
 	data   []byte
 	source string
+	fsys   fs.FS // source is read from it (nil: the host)
 }
+
+// hostFS reads host paths (absolute or relative to the working directory).
+type hostFS struct{}
+
+func (hostFS) Open(name string) (fs.File, error) { return os.Open(name) }
 
 // Build writes the archive to w.
 func Build(ctx context.Context, o Options, w io.Writer) error {
@@ -103,7 +114,7 @@ func build(ctx context.Context, o Options, w io.Writer) error {
 			}
 		}
 	}
-	add := func(p string, mode uint32, data []byte, source string) error {
+	add := func(p string, mode uint32, data []byte, source string, fsys fs.FS) error {
 		p = path.Clean("/" + p)
 		if p == "/" {
 			return fmt.Errorf("initramfs: empty file path")
@@ -113,7 +124,7 @@ func build(ctx context.Context, o Options, w io.Writer) error {
 		}
 		var size int64
 		if source != "" {
-			fi, err := os.Stat(source)
+			fi, err := fs.Stat(fsys, source)
 			if err != nil {
 				return fmt.Errorf("initramfs: %s: %w", p, err)
 			}
@@ -124,7 +135,7 @@ func build(ctx context.Context, o Options, w io.Writer) error {
 		} else {
 			size = int64(len(data))
 		}
-		ents[p] = &entry{hdr: cpio.Header{Mode: mode, Size: size}, data: data, source: source}
+		ents[p] = &entry{hdr: cpio.Header{Mode: mode, Size: size}, data: data, source: source, fsys: fsys}
 		addDirs(p)
 		return nil
 	}
@@ -132,10 +143,10 @@ func build(ctx context.Context, o Options, w io.Writer) error {
 	if o.Init == "" {
 		return fmt.Errorf("initramfs: no init binary given")
 	}
-	if err := add("/init", cpio.TypeReg|0o755, nil, o.Init); err != nil {
+	if err := add("/init", cpio.TypeReg|0o755, nil, o.Init, hostFS{}); err != nil {
 		return err
 	}
-	if err := add("/etc/initrd-release", cpio.TypeReg|0o644, []byte("NAME=\"Keel Linux initramfs\"\nID=keel\n"), ""); err != nil {
+	if err := add("/etc/initrd-release", cpio.TypeReg|0o644, []byte("NAME=\"Keel Linux initramfs\"\nID=keel\n"), "", nil); err != nil {
 		return err
 	}
 	for _, d := range []string{"/dev", "/proc", "/sys", "/run", "/tmp", "/sysroot"} {
@@ -145,8 +156,12 @@ func build(ctx context.Context, o Options, w io.Writer) error {
 	ents["/dev/console"] = &entry{hdr: cpio.Header{Mode: cpio.TypeChar | 0o600, RdevMajor: 5, RdevMinor: 1}}
 
 	if o.ModulesDir != "" {
+		mfs := o.ModulesFS
+		if mfs == nil {
+			mfs = hostFS{}
+		}
 		depPath := filepath.Join(o.ModulesDir, "modules.dep")
-		f, err := os.Open(depPath)
+		f, err := mfs.Open(depPath)
 		if err != nil {
 			return fmt.Errorf("initramfs: %w (run depmod -b on the kernel root first)", err)
 		}
@@ -156,7 +171,7 @@ func build(ctx context.Context, o Options, w io.Writer) error {
 			return fmt.Errorf("initramfs: %w", err)
 		}
 		builtin := map[string]bool{}
-		if bf, err := os.Open(filepath.Join(o.ModulesDir, "modules.builtin")); err == nil {
+		if bf, err := mfs.Open(filepath.Join(o.ModulesDir, "modules.builtin")); err == nil {
 			builtin, err = ParseModulesBuiltin(bf)
 			bf.Close()
 			if err != nil {
@@ -173,7 +188,7 @@ func build(ctx context.Context, o Options, w io.Writer) error {
 			// Compressed modules (.ko.xz in 6.12) stay compressed: keel-init
 			// passes MODULE_INIT_COMPRESSED_FILE and the kernel decompresses.
 			dst := path.Join("/lib/modules", release, m)
-			if err := add(dst, cpio.TypeReg|0o644, nil, filepath.Join(o.ModulesDir, m)); err != nil {
+			if err := add(dst, cpio.TypeReg|0o644, nil, filepath.Join(o.ModulesDir, m), mfs); err != nil {
 				return err
 			}
 			list.WriteString(dst + "\n")
@@ -183,12 +198,12 @@ func build(ctx context.Context, o Options, w io.Writer) error {
 			}
 			depList.WriteString("\n")
 		}
-		if err := add("/etc/keel/modules", cpio.TypeReg|0o644, []byte(list.String()), ""); err != nil {
+		if err := add("/etc/keel/modules", cpio.TypeReg|0o644, []byte(list.String()), "", nil); err != nil {
 			return err
 		}
 		// What each module needs, so keel-init loads independent chains
 		// (virtio, device-mapper, erofs) at the same time.
-		if err := add("/etc/keel/modules.dep", cpio.TypeReg|0o644, []byte(depList.String()), ""); err != nil {
+		if err := add("/etc/keel/modules.dep", cpio.TypeReg|0o644, []byte(depList.String()), "", nil); err != nil {
 			return err
 		}
 	}
@@ -198,7 +213,7 @@ func build(ctx context.Context, o Options, w io.Writer) error {
 			keys.Write(bytes.TrimSpace(k))
 			keys.WriteByte('\n')
 		}
-		if err := add("/etc/keel/verity.pub", cpio.TypeReg|0o644, keys.Bytes(), ""); err != nil {
+		if err := add("/etc/keel/verity.pub", cpio.TypeReg|0o644, keys.Bytes(), "", nil); err != nil {
 			return err
 		}
 	}
@@ -207,7 +222,7 @@ func build(ctx context.Context, o Options, w io.Writer) error {
 		if mode == 0 {
 			mode = 0o644
 		}
-		if err := add(f.Path, cpio.TypeReg|mode, f.Data, f.Source); err != nil {
+		if err := add(f.Path, cpio.TypeReg|mode, f.Data, f.Source, hostFS{}); err != nil {
 			return err
 		}
 	}
@@ -229,7 +244,7 @@ func build(ctx context.Context, o Options, w io.Writer) error {
 			return fmt.Errorf("initramfs: %w", err)
 		}
 		if e.source != "" {
-			if err := copyFile(cw, e.source, e.hdr.Size); err != nil {
+			if err := copyFile(cw, e.fsys, e.source, e.hdr.Size); err != nil {
 				return fmt.Errorf("initramfs: %s: %w", p, err)
 			}
 		} else if _, err := cw.Write(e.data); err != nil {
@@ -239,8 +254,8 @@ func build(ctx context.Context, o Options, w io.Writer) error {
 	return cw.Close()
 }
 
-func copyFile(w io.Writer, src string, size int64) error {
-	f, err := os.Open(src)
+func copyFile(w io.Writer, fsys fs.FS, src string, size int64) error {
+	f, err := fsys.Open(src)
 	if err != nil {
 		return err
 	}

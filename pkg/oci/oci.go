@@ -13,7 +13,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -43,27 +42,28 @@ type Config struct {
 // makes them deterministic: package files keep their header mtimes, so
 // `rpm -V` stays clean in the unpacked image); mtime replaces any that lie
 // in the future.
-func LayerTar(root string, mtime time.Time, w io.Writer) (int, error) {
+//
+// root is an image root: the walk goes through it, so no link in the tree
+// is followed and no file outside it is read.
+func LayerTar(root *os.Root, mtime time.Time, w io.Writer) (int, error) {
 	tw := tar.NewWriter(w)
 	inodes := map[[2]uint64]string{}
 	n := 0
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(root.FS(), ".", func(rel string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if p == root {
+		if rel == "." {
 			return nil
 		}
-		rel, _ := filepath.Rel(root, p)
-		rel = filepath.ToSlash(rel)
-		fi, err := os.Lstat(p)
+		fi, err := root.Lstat(rel)
 		if err != nil {
 			return err
 		}
 		st, _ := fi.Sys().(*syscall.Stat_t)
 		link := ""
 		if fi.Mode()&fs.ModeSymlink != 0 {
-			if link, err = os.Readlink(p); err != nil {
+			if link, err = root.Readlink(rel); err != nil {
 				return err
 			}
 		}
@@ -98,11 +98,11 @@ func LayerTar(root string, mtime time.Time, w io.Writer) (int, error) {
 		}
 		n++
 		if h.Typeflag == tar.TypeReg {
-			f, err := os.Open(p)
+			f, err := root.OpenFile(rel, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 			if err != nil {
 				return err
 			}
-			_, err = io.Copy(tw, f)
+			_, err = io.Copy(tw, io.LimitReader(f, h.Size))
 			f.Close()
 			if err != nil {
 				return fmt.Errorf("%s: %w", rel, err)
@@ -118,7 +118,7 @@ func LayerTar(root string, mtime time.Time, w io.Writer) (int, error) {
 
 // Image builds the image from root. docker selects Docker media types
 // (for docker-archive); otherwise OCI ones.
-func Image(root string, cfg Config, docker bool) (v1.Image, int, error) {
+func Image(root *os.Root, cfg Config, docker bool) (v1.Image, int, error) {
 	var buf bytes.Buffer
 	n, err := LayerTar(root, cfg.Created, &buf)
 	if err != nil {

@@ -26,8 +26,18 @@ func testRoot(t *testing.T) string {
 	return root
 }
 
+func openRoot(t *testing.T, dir string) *os.Root {
+	t.Helper()
+	r, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
 func TestLayerTar(t *testing.T) {
-	root := testRoot(t)
+	root := openRoot(t, testRoot(t))
 	mtime := time.Unix(1700000000, 0)
 	var a, b bytes.Buffer
 	if _, err := LayerTar(root, mtime, &a); err != nil {
@@ -74,7 +84,7 @@ func TestLayerTar(t *testing.T) {
 }
 
 func TestImageOutputs(t *testing.T) {
-	root := testRoot(t)
+	root := openRoot(t, testRoot(t))
 	cfg := Config{Arch: "x86_64", Cmd: []string{"/usr/bin/tool"}, Created: time.Unix(1700000000, 0).UTC()}
 	img1, _, err := Image(root, cfg, false)
 	if err != nil {

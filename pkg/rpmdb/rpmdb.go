@@ -127,10 +127,13 @@ func appendEntry(blob []byte, tag rpm.Tag, typ rpm.Type, count uint32, data []by
 	return append(out, data...)
 }
 
-// Write creates the database at root/Path holding blobs (from
-// InstalledHeader), in that order. An existing database is replaced.
-func Write(root string, blobs [][]byte) error {
-	dst := filepath.Join(root, Path)
+// Write creates the database at dir/Path holding blobs (from
+// InstalledHeader), in that order. An existing database is replaced. dir
+// is a staging directory of the caller's, never an image root (sqlite
+// opens paths from the host's /): pkg/image moves the file into the root
+// through an os.Root.
+func Write(dir string, blobs [][]byte) error {
+	dst := filepath.Join(dir, Path)
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return fmt.Errorf("rpmdb: %w", err)
 	}

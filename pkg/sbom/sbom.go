@@ -11,9 +11,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/keel-linux/keel/pkg/cyclonedx"
@@ -223,23 +225,28 @@ func fileSHA256(p string) (string, error) {
 }
 
 // hashFiles digests a package's regular files as they are in the root,
-// without following symlinks out of it.
+// through an os.Root: no link leads out of it.
 func hashFiles(root string, h *rpm.Header) ([]spdx.File, error) {
 	files, err := h.Files()
 	if err != nil {
 		return nil, err
 	}
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
 	var out []spdx.File
 	for _, f := range files {
 		if f.IsGhost() || f.Mode&0o170000 != 0o100000 {
 			continue
 		}
-		p := filepath.Join(root, filepath.Clean("/"+f.Path))
-		st, err := os.Lstat(p)
+		p := strings.TrimPrefix(path.Clean("/"+f.Path), "/")
+		st, err := r.Lstat(p)
 		if err != nil || !st.Mode().IsRegular() {
-			continue // --justdb roots, excluded docs: nothing to hash
+			continue // --justdb roots, excluded docs, a linked parent: nothing to hash
 		}
-		fh, err := os.Open(p)
+		fh, err := r.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 		if err != nil {
 			return nil, err
 		}

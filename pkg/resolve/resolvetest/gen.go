@@ -32,6 +32,8 @@ type Spec struct {
 	Recommends                   []string
 	Files                        map[string]string // path -> content (regular files)
 	Links                        map[string]string // path -> symlink target
+	HardLinks                    map[string]string // path -> the path in Files it shares an inode with
+	Special                      map[string]uint32 // path -> st_mode of a device node, FIFO or socket
 	Scripts                      map[rpm.Tag]string
 }
 
@@ -149,15 +151,36 @@ func WriteRPM(dir string, s Spec) (string, error) {
 	}
 
 	// Files: sorted, with their cpio payload.
-	type file struct{ path, body, link string }
+	type file struct {
+		path, body, link, group string
+		mode                    uint32
+	}
 	var files []file
 	for p, b := range s.Files {
-		files = append(files, file{path: p, body: b})
+		files = append(files, file{path: p, body: b, group: p})
 	}
 	for p, l := range s.Links {
 		files = append(files, file{path: p, link: l})
 	}
+	for p, t := range s.HardLinks {
+		files = append(files, file{path: p, body: s.Files[t], group: t})
+	}
+	for p, m := range s.Special {
+		files = append(files, file{path: p, mode: m})
+	}
 	sort.Slice(files, func(i, j int) bool { return files[i].path < files[j].path })
+	// Hard-link sets share an inode; the payload carries the data once,
+	// with the set's last entry (as rpm writes it).
+	nlink, last, inode := map[string]uint32{}, map[string]int{}, map[string]uint32{}
+	for i, f := range files {
+		if f.group != "" {
+			nlink[f.group]++
+			last[f.group] = i
+			if _, ok := inode[f.group]; !ok {
+				inode[f.group] = uint32(i + 1)
+			}
+		}
+	}
 	var payload bytes.Buffer
 	cw := cpio.NewRawWriter(&payload)
 	var size uint64
@@ -178,8 +201,19 @@ func WriteRPM(dir string, s Spec) (string, error) {
 			data := []byte(f.body)
 			sum := sha256.Sum256(data)
 			digest := hex.EncodeToString(sum[:])
+			ino, nl := uint32(i+1), uint32(1)
 			if f.link != "" {
 				mode, data, digest = 0o120777, []byte(f.link), ""
+			}
+			if f.mode != 0 {
+				mode, data, digest = f.mode, nil, ""
+			}
+			payloadData := data
+			if f.group != "" {
+				ino, nl = inode[f.group], nlink[f.group]
+				if last[f.group] != i {
+					payloadData = nil
+				}
 			}
 			modes = append(modes, uint16(mode))
 			modes32 = append(modes32, mode)
@@ -191,11 +225,11 @@ func WriteRPM(dir string, s Spec) (string, error) {
 			mtimes = append(mtimes, Epoch)
 			flags = append(flags, 0)
 			verify = append(verify, 0xffffffff)
-			inodes = append(inodes, uint32(i+1))
+			inodes = append(inodes, ino)
 			devs = append(devs, 1)
 			rdevs = append(rdevs, 0)
-			if err := cw.WriteEntry(cpio.Entry{Name: "." + f.path, Ino: uint32(i + 1), Mode: mode, Nlink: 1,
-				Mtime: Epoch, Size: uint32(len(data)), DevMajor: 0, DevMinor: 1}, data); err != nil {
+			if err := cw.WriteEntry(cpio.Entry{Name: "." + f.path, Ino: ino, Mode: mode, Nlink: nl,
+				Mtime: Epoch, Size: uint32(len(payloadData)), DevMajor: 0, DevMinor: 1}, payloadData); err != nil {
 				return "", err
 			}
 		}
