@@ -33,19 +33,7 @@ type EscapeError struct {
 	Chain []Link
 }
 
-func (e *EscapeError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s resolves outside the root", e.Path)
-	for i, l := range e.Chain {
-		if i == 0 {
-			b.WriteString(" via ")
-		} else {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "%s -> %s", l.Path, l.Target)
-	}
-	return b.String()
-}
+func (e *EscapeError) Error() string { return e.Path + " resolves outside the root" + e.Via() }
 
 // Clean turns an image path ("/etc/passwd", "etc/passwd") into the
 // root-relative form os.Root takes ("etc/passwd"; "." for the root),
@@ -67,12 +55,43 @@ func Clean(p string) (string, error) {
 	return strings.Join(parts, "/"), nil
 }
 
+// ErrTooManyLinks is a symlink chain longer than MaxHops.
+var ErrTooManyLinks = errors.New("too many levels of symlinks")
+
+// Via describes the chain (" via /a -> b, /b -> ..").
+func (e *EscapeError) Via() string {
+	var b strings.Builder
+	for i, l := range e.Chain {
+		if i == 0 {
+			b.WriteString(" via ")
+		} else {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s -> %s", l.Path, l.Target)
+	}
+	return b.String()
+}
+
+// Tree is what resolution reads, and writes when it creates missing
+// directories: an os.Root (InRoot), or payload extraction's own view,
+// which works by path on the symlink-free paths this returns.
+type Tree struct {
+	Lstat    func(rel string) (fs.FileInfo, error)
+	Readlink func(rel string) (string, error)
+	// Mkdir, when set, creates missing directories (and a file where a
+	// directory belongs is an error); otherwise a missing tail resolves
+	// lexically.
+	Mkdir func(rel string) error
+}
+
+// InRoot is r's tree.
+func InRoot(r *os.Root) Tree { return Tree{Lstat: r.Lstat, Readlink: r.Readlink} }
+
 // Resolve returns rel's symlink-free root-relative form ("." is the root),
 // following every component as the image would. A missing tail resolves
 // lexically. Escaping the root is an *EscapeError.
 func Resolve(r *os.Root, rel string) (string, error) {
-	var chain []Link
-	cur, err := resolveFrom(r, "", rel, &chain, 0)
+	cur, err := InRoot(r).ResolveFrom("", rel)
 	if err != nil {
 		var ee *EscapeError
 		if errors.As(err, &ee) {
@@ -102,21 +121,15 @@ func ResolveParent(r *os.Root, rel string) (string, error) {
 	return path.Join(d, base), nil
 }
 
-// ResolveLink resolves a symlink's target as the image would, from the
-// directory holding the link (root-relative, "" or "." for the root).
-func ResolveLink(r *os.Root, dir, target string) (string, error) {
+// ResolveFrom resolves rel (a path or a symlink's target) from the
+// directory dir ("" is the root) and returns its symlink-free
+// root-relative form ("" is the root).
+func (t Tree) ResolveFrom(dir, rel string) (string, error) {
 	var chain []Link
-	if dir == "." {
-		dir = ""
-	}
-	cur, err := resolveFrom(r, dir, target, &chain, 0)
-	if cur == "" && err == nil {
-		cur = "."
-	}
-	return cur, err
+	return t.resolveFrom(dir, rel, &chain, 0)
 }
 
-func resolveFrom(r *os.Root, cur, rel string, chain *[]Link, hops int) (string, error) {
+func (t Tree) resolveFrom(cur, rel string, chain *[]Link, hops int) (string, error) {
 	if strings.HasPrefix(rel, "/") {
 		cur = "" // absolute targets mean the image root, never the host's
 	}
@@ -127,7 +140,7 @@ func resolveFrom(r *os.Root, cur, rel string, chain *[]Link, hops int) (string, 
 			continue
 		case "..":
 			if cur == "" {
-				return "", &EscapeError{Chain: *chain}
+				return "", &EscapeError{Chain: append([]Link(nil), *chain...)}
 			}
 			cur = path.Dir(cur)
 			if cur == "." {
@@ -136,28 +149,33 @@ func resolveFrom(r *os.Root, cur, rel string, chain *[]Link, hops int) (string, 
 			continue
 		}
 		next := path.Join(cur, c)
-		fi, err := r.Lstat(next)
+		fi, err := t.Lstat(next)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
+			if t.Mkdir != nil {
+				if err := t.Mkdir(next); err != nil {
+					return "", err
+				}
+			}
 			cur = next
 		case err != nil:
 			return "", err
 		case fi.Mode()&fs.ModeSymlink != 0:
 			if hops >= MaxHops {
-				return "", fmt.Errorf("/%s: too many levels of symlinks", next)
+				return "", fmt.Errorf("/%s: %w", next, ErrTooManyLinks)
 			}
-			dest, err := r.Readlink(next)
+			dest, err := t.Readlink(next)
 			if err != nil {
 				return "", err
 			}
 			*chain = append(*chain, Link{"/" + next, dest})
-			if cur, err = resolveFrom(r, cur, dest, chain, hops+1); err != nil {
+			if cur, err = t.resolveFrom(cur, dest, chain, hops+1); err != nil {
 				return "", err
 			}
 		case fi.IsDir():
 			cur = next
 		default:
-			if i < len(comps)-1 {
+			if i < len(comps)-1 || t.Mkdir != nil {
 				return "", fmt.Errorf("/%s is not a directory", next)
 			}
 			cur = next
@@ -280,7 +298,7 @@ func Escapes(r *os.Root) ([]*EscapeError, error) {
 		if dir == "." {
 			dir = ""
 		}
-		if _, err := resolveFrom(r, dir, dest, &chain, 1); err != nil {
+		if _, err := InRoot(r).resolveFrom(dir, dest, &chain, 1); err != nil {
 			var ee *EscapeError
 			if !errors.As(err, &ee) {
 				return fmt.Errorf("symlink /%s -> %s: %w", p, dest, err)

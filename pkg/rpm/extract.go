@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/keel-linux/keel/pkg/cpio"
 	"io"
 	"os"
 	"path"
@@ -12,6 +11,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/keel-linux/keel/pkg/cpio"
+	"github.com/keel-linux/keel/pkg/rootfs"
 )
 
 // ExtractPolicy says what a payload may contain beyond plain files,
@@ -68,8 +70,6 @@ func ExtractPackage(ctx context.Context, p *Package, root string, policy Extract
 	return Extract(ctx, pl, root, policy)
 }
 
-const maxSymlinkHops = 40
-
 type extractor struct {
 	root     string
 	policy   ExtractPolicy
@@ -115,7 +115,7 @@ func Extract(ctx context.Context, archive io.Reader, root string, policy Extract
 	// Links created later can change how earlier ones resolve: check all
 	// of them once the tree is complete.
 	for _, l := range x.symlinks {
-		if _, err := x.resolve(l, false, 0); err != nil {
+		if _, err := x.resolve(l, false); err != nil {
 			return &ExtractError{Package: policy.Package, Path: "/" + l, Err: err}
 		}
 	}
@@ -165,7 +165,7 @@ func (x *extractor) entry(e *cpio.Entry, data io.Reader) error {
 		return unsafeErr("mode %04o has setuid/setgid, not allowed by policy", e.Mode&0o7777)
 	}
 	dir, base := path.Split(rel)
-	pdir, err := x.resolve(strings.TrimSuffix(dir, "/"), true, 0)
+	pdir, err := x.resolve(strings.TrimSuffix(dir, "/"), true)
 	if err != nil {
 		return err
 	}
@@ -179,7 +179,7 @@ func (x *extractor) entry(e *cpio.Entry, data io.Reader) error {
 		case err == nil && fi.IsDir():
 		case err == nil && fi.Mode()&os.ModeSymlink != 0:
 			// A directory replaced by an in-root symlink stays a symlink (rpm keeps it).
-			if _, err := x.resolve(target, false, 0); err != nil {
+			if _, err := x.resolve(target, false); err != nil {
 				return err
 			}
 			return nil
@@ -225,7 +225,7 @@ func (x *extractor) entry(e *cpio.Entry, data io.Reader) error {
 			if !x.policy.AllowAbsoluteSymlinks {
 				return unsafeErr("absolute symlink to %s", dest)
 			}
-		} else if _, err := x.resolveFrom(pdir, dest, false, 0); err != nil {
+		} else if _, err := x.resolveFrom(pdir, dest, false); err != nil {
 			return fmt.Errorf("symlink to %s: %w", dest, err)
 		}
 		if err := removeNonDir(abs); err != nil {
@@ -341,66 +341,28 @@ func (x *extractor) finish(abs string, e *cpio.Entry, perm uint32) error {
 // returns its symlink-free root-relative form. With create, missing
 // components are made as directories (0755); without, a missing tail is
 // resolved lexically. Any step above the root is refused.
-func (x *extractor) resolve(rel string, create bool, hops int) (string, error) {
-	return x.resolveFrom("", rel, create, hops)
+func (x *extractor) resolve(rel string, create bool) (string, error) {
+	return x.resolveFrom("", rel, create)
 }
 
-func (x *extractor) resolveFrom(cur, rel string, create bool, hops int) (string, error) {
-	comps := strings.Split(rel, "/")
-	for i, c := range comps {
-		switch c {
-		case "", ".":
-			continue
-		case "..":
-			if cur == "" {
-				return "", unsafeErr("resolves outside the root")
-			}
-			cur = path.Dir(cur)
-			if cur == "." {
-				cur = ""
-			}
-			continue
-		}
-		next := path.Join(cur, c)
-		abs := filepath.Join(x.root, filepath.FromSlash(next))
-		fi, err := os.Lstat(abs)
-		switch {
-		case errors.Is(err, os.ErrNotExist):
-			if !create {
-				cur = next
-				continue
-			}
-			if err := os.Mkdir(abs, 0o755); err != nil {
-				return "", err
-			}
-			cur = next
-		case err != nil:
-			return "", err
-		case fi.Mode()&os.ModeSymlink != 0:
-			if hops >= maxSymlinkHops {
-				return "", unsafeErr("too many levels of symlinks")
-			}
-			dest, err := os.Readlink(abs)
-			if err != nil {
-				return "", err
-			}
-			base := cur
-			if strings.HasPrefix(dest, "/") {
-				base = "" // absolute targets mean the image root, never the host's
-			}
-			r, err := x.resolveFrom(base, dest, create, hops+1)
-			if err != nil {
-				return "", fmt.Errorf("via symlink /%s -> %s: %w", next, dest, err)
-			}
-			cur = r
-		case fi.IsDir():
-			cur = next
-		default:
-			if i < len(comps)-1 || create {
-				return "", fmt.Errorf("/%s is not a directory", next)
-			}
-			cur = next
-		}
+// resolveFrom resolves with rootfs's resolver (the one Keel uses in image
+// roots after extraction), on paths it has itself made symlink-free.
+func (x *extractor) resolveFrom(cur, rel string, create bool) (string, error) {
+	abs := func(rel string) string { return filepath.Join(x.root, filepath.FromSlash(rel)) }
+	t := rootfs.Tree{
+		Lstat:    func(rel string) (os.FileInfo, error) { return os.Lstat(abs(rel)) },
+		Readlink: func(rel string) (string, error) { return os.Readlink(abs(rel)) },
 	}
-	return cur, nil
+	if create {
+		t.Mkdir = func(rel string) error { return os.Mkdir(abs(rel), 0o755) }
+	}
+	r, err := t.ResolveFrom(cur, rel)
+	var ee *rootfs.EscapeError
+	switch {
+	case errors.As(err, &ee):
+		return "", unsafeErr("resolves outside the root%s", ee.Via())
+	case errors.Is(err, rootfs.ErrTooManyLinks):
+		return "", unsafeErr("%v", err)
+	}
+	return r, err
 }
