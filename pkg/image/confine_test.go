@@ -69,7 +69,7 @@ func buildIn(t *testing.T, specs []resolvetest.Spec, yaml string) (string, error
 	t.Helper()
 	repo := genRepo(t, specs)
 	out := t.TempDir()
-	_, err := Build(context.Background(), Options{Definition: def(t, yaml), Repos: []string{repo}, Out: out, SourceDateEpoch: sde})
+	_, err := Build(context.Background(), Options{Definition: def(t, yaml), Repos: []string{repo}, Out: out, SourceDateEpoch: sde, Trusted: testKeyring()})
 	return out, err
 }
 
@@ -248,7 +248,7 @@ files: [{path: /etc/motd, content: "hi\n"}]
 remove: [/opt/x/victim, /opt/d/l/victim, /var/cache/victim]
 outputs: [{format: rootfs-tar}]
 `
-		res, err := Build(context.Background(), Options{Definition: def(t, yaml), Repos: []string{repo}, Out: out, SourceDateEpoch: sde, RootOnly: true})
+		res, err := Build(context.Background(), Options{Definition: def(t, yaml), Repos: []string{repo}, Out: out, SourceDateEpoch: sde, Trusted: testKeyring(), RootOnly: true})
 		c.check(t)
 		if err != nil {
 			if strings.Contains(err.Error(), c.dir) && strings.Contains(err.Error(), "hostsecret") {
