@@ -68,6 +68,12 @@ trusted/*). The repository's own RPM-GPG-KEY-* is never trusted.
 			opt := image.Options{Definition: def, Repos: repos, Out: filepath.Join(a.out, "images"), SourceDateEpoch: sde, RootOnly: rootOnly,
 				SecureBootKey: sbKey, SecureBootCert: sbCert,
 				TrustedKeys: trust, AllowUnsigned: allowUnsigned, KeyStore: distro.KeysAt(keys).Dir}
+			// keel.yaml's trusted_keys count as given, as --trust does.
+			dist, err := a.distro()
+			if err != nil {
+				return err
+			}
+			opt.TrustedKeys = append(opt.TrustedKeys, dist.TrustedKeys()...)
 			if def.Kind == "bootable" {
 				// The distro key signs verity root hashes; only images with
 				// a verity root need it, and the build says so.

@@ -16,6 +16,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/keel-linux/keel/pkg/pgp"
 	"github.com/keel-linux/keel/pkg/strictyaml"
 )
 
@@ -38,6 +39,10 @@ type Config struct {
 	Sources    Sources           `yaml:"sources" json:"sources"`
 	Build      Build             `yaml:"build" json:"build"`
 	Hardening  Hardening         `yaml:"hardening" json:"hardening"`
+	// TrustedKeys are public key files (relative to the tree) or
+	// fingerprints of keys in Keel's key store that repositories and
+	// packages composed into images must be signed with.
+	TrustedKeys []string `yaml:"trusted_keys" json:"trusted_keys,omitempty"`
 	// Sections owned by later pipelines (images, advisories, releases) are
 	// kept as raw YAML so this package does not need to know them.
 	Extra map[string]yaml.Node `yaml:",inline" json:"-"`
@@ -188,6 +193,11 @@ func (c *Config) validate() error {
 			}
 		}
 	}
+	for i, k := range c.TrustedKeys {
+		if strings.TrimSpace(k) == "" {
+			errs = append(errs, fmt.Sprintf("trusted_keys[%d]: empty: want a public key file or a fingerprint", i))
+		}
+	}
 	if len(errs) > 0 {
 		return errors.New(strings.Join(errs, "; "))
 	}
@@ -283,4 +293,17 @@ func (d *Distro) PackageNames() ([]string, error) {
 		out[i] = filepath.Base(filepath.Dir(p))
 	}
 	return out, nil
+}
+
+// TrustedKeys are keel.yaml's trusted_keys, key files resolved against the
+// tree (fingerprints as they are).
+func (d *Distro) TrustedKeys() []string {
+	out := make([]string, len(d.Config.TrustedKeys))
+	for i, k := range d.Config.TrustedKeys {
+		if !pgp.IsFingerprint(k) && !filepath.IsAbs(k) {
+			k = filepath.Join(d.Dir, k)
+		}
+		out[i] = k
+	}
+	return out
 }

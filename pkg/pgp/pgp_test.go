@@ -217,7 +217,7 @@ func TestTrust(t *testing.T) {
 		{[]string{strings.ToLower(k.Fingerprint()), filepath.Join(store, TrustedDir, "b.asc")}, strings.Join(kr.Fingerprints(), " ")},
 		{[]string{"b.asc"}, o.Fingerprint()}, // relative to base
 		{[]string{"0123456789ABCDEF"}, "not in the key store"},
-		{[]string{"missing.asc"}, "trusted key missing.asc"},
+		{[]string{"missing.asc"}, "missing.asc: no such file"},
 	} {
 		got, err := LoadTrusted(tc.specs, filepath.Join(store, TrustedDir), store)
 		s := ""

@@ -154,6 +154,9 @@ func LoadTrusted(specs []string, base, store string) (*Keyring, error) {
 				p = filepath.Join(base, p)
 			}
 			k, err := LoadKeyring(p)
+			if errors.Is(err, os.ErrNotExist) {
+				return nil, fmt.Errorf("trusted key %s: no such file (want a public key file or a fingerprint)", p)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("trusted key %s: %w", s, err)
 			}
