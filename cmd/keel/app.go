@@ -254,6 +254,16 @@ type errorReport struct {
 // status: 130 when interrupted, the error's own code, else 1.
 func (a *app) fail(ctx context.Context, cmd *cobra.Command, err error) int {
 	w := cmd.ErrOrStderr()
+	if ctx.Err() != nil {
+		// Interrupted, whether the command then failed or stopped cleanly
+		// (repo serve): one rule for Ctrl-C.
+		if a.json {
+			emit(w, errorReport{Error: "interrupted"})
+		} else {
+			fmt.Fprintln(w, "keel: interrupted")
+		}
+		return 130
+	}
 	code := 1
 	var ec exitCoder
 	if errors.As(err, &ec) {
@@ -265,9 +275,6 @@ func (a *app) fail(ctx context.Context, cmd *cobra.Command, err error) int {
 		code = 2
 	}
 	rep := describe(err)
-	if ctx.Err() != nil {
-		code, rep = 130, errorReport{Error: "interrupted"}
-	}
 	if isUsage && rep.Hint == "" {
 		rep.Hint = fmt.Sprintf("see '%s --help'", cmd.CommandPath())
 	}

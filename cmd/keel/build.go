@@ -25,7 +25,7 @@ Artifacts: <out>/rpms/<arch>/, <out>/srpms/, <out>/logs/<pkg>.log,
 <out>/reports/hardening/<pkg>.json and <out>/build.json.`,
 		Example: `  keel build                  # every package, cached where nothing changed
   keel build -j 2 openssl     # openssl and what it needs, two at a time
-  keel build --json | jq -c 'select(.phase=="failed")'`,
+  keel build --json | jq -c 'select(.state=="failed")'`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			d, err := a.distro()
 			if err != nil {
@@ -35,7 +35,7 @@ Artifacts: <out>/rpms/<arch>/, <out>/srpms/, <out>/logs/<pkg>.log,
 				Distro: d, Cache: a.cacheDir(), Out: a.out, Jobs: opt.jobs,
 				Only: args, Rebuild: opt.rebuild, Offline: opt.offline,
 			})
-			if res != nil && !a.json && !a.quiet {
+			if res != nil {
 				built, cached := 0, 0
 				for _, p := range res.Packages {
 					if p.Error == "" {
@@ -46,8 +46,13 @@ Artifacts: <out>/rpms/<arch>/, <out>/srpms/, <out>/logs/<pkg>.log,
 						}
 					}
 				}
-				a.sayf(cmd.OutOrStdout(), "%d built, %d cached, %d failed in %.1fs; packages in %s\n",
-					built, cached, len(res.Failed()), res.Seconds, res.RPMDir)
+				if a.json {
+					emit(cmd.OutOrStdout(), map[string]any{"built": built, "cached": cached, "failed": len(res.Failed()),
+						"seconds": res.Seconds, "rpm_dir": res.RPMDir})
+				} else {
+					a.sayf(cmd.OutOrStdout(), "%d built, %d cached, %d failed in %.1fs; packages in %s\n",
+						built, cached, len(res.Failed()), res.Seconds, res.RPMDir)
+				}
 			}
 			return err
 		},

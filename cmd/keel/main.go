@@ -38,7 +38,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetErr(stderr)
 	cmd, err := root.ExecuteContextC(ctx)
 	a.stopView()
-	if err == nil {
+	if err == nil && ctx.Err() == nil {
 		return 0
 	}
 	return a.fail(ctx, cmd, err)

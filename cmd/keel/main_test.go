@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -217,6 +220,44 @@ func TestJSONLines(t *testing.T) {
 				t.Errorf("keel --json %v: line %d is not a JSON object: %v: %.80q", args, i+1, err, l)
 			}
 		}
+	}
+}
+
+// TestMain runs keel's main instead of the tests when asked: a test then
+// drives the real process (signals, exit status).
+func TestMain(m *testing.M) {
+	if os.Getenv("KEEL_TEST_MAIN") == "1" {
+		main()
+	}
+	os.Exit(m.Run())
+}
+
+// Ctrl-C on the real process: the context is cancelled, the command stops,
+// "interrupted" and exit 130 (repo serve on loopback, stopped by SIGINT).
+func TestSIGINT(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "repo", "serve", "--repo", t.TempDir(), "--addr", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "KEEL_TEST_MAIN=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "serving ") {
+		cmd.Process.Kill()
+		t.Fatalf("repo serve said %q (%v); stderr %s", line, err, stderr.String())
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 || stderr.String() != "keel: interrupted\n" {
+		t.Errorf("after SIGINT: %v, stderr %q; want exit 130 and \"keel: interrupted\"", err, stderr.String())
 	}
 }
 

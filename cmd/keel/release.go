@@ -72,12 +72,13 @@ Exit status 4 when a gate fails.`,
 				}
 				return err
 			}
-			if !a.json {
-				if res.NoOp {
-					a.sayf(out, "release %s is up to date: %s\n", res.Manifest.Version, res.Dir)
-				} else {
-					a.sayf(out, "release %s: %s (notes: %s)\n", res.Manifest.Version, res.Dir, filepath.Join(res.Dir, manifest.NotesMD))
-				}
+			if a.json {
+				return emit(out, map[string]any{"version": res.Manifest.Version, "dir": res.Dir, "noop": res.NoOp})
+			}
+			if res.NoOp {
+				a.sayf(out, "release %s is up to date: %s\n", res.Manifest.Version, res.Dir)
+			} else {
+				a.sayf(out, "release %s: %s (notes: %s)\n", res.Manifest.Version, res.Dir, filepath.Join(res.Dir, manifest.NotesMD))
 			}
 			return nil
 		},
