@@ -148,7 +148,7 @@ Exit status 3 when the guest did not boot or a fact is wrong.`,
 	f.StringVar(&vars, "vars", "", "OVMF vars file with enrolled keys (with --enroll-cert: the template)")
 	f.StringVar(&enrollCert, "enroll-cert", "", "PEM certificate to enroll as PK/KEK/db into a temporary vars copy")
 	f.StringVar(&saveVars, "save-vars", "", "after the boot, write the NVRAM as the firmware left it to this file (a VM's persistent NVRAM; pass it as --vars next time)")
-	f.DurationVar(&timeout, "timeout", 120*time.Second, "give up after this long")
+	durationFlagP(f, &timeout, "timeout", 120*time.Second, time.Second, 24*time.Hour, "give up after this long")
 	f.StringArrayVar(&expects, "expect", nil, "fact assertion: key=value, key!=value, key~=regexp, key!~regexp (repeatable)")
 	f.StringVar(&variant, "variant", "", "apply a variant's checks: vm, hwe, guard or fips (default: from manifest.json beside IMAGE)")
 	f.BoolVar(&noManifest, "no-manifest", false, "ignore manifest.json beside IMAGE")

@@ -3,38 +3,59 @@ package main
 import (
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
 
-// intFlag is an int flag that refuses values outside [min, max] when it is
-// parsed (`-j -3` is a usage error, not a pipeline's surprise). Every int
-// flag of keel is one (TestCommandTree checks).
-type intFlag struct {
-	p        *int
-	min, max int
+// rangeFlag is a numeric flag that refuses values outside [min, max] when
+// it is parsed (`-j -3` is a usage error, not a pipeline's surprise). Every
+// numeric flag of keel is one (TestCommandTree checks).
+type rangeFlag[T int | time.Duration] struct {
+	p        *T
+	min, max T
+	parse    func(string) (T, error)
+	typ      string
 }
 
-func (f *intFlag) Set(v string) error {
-	n, err := strconv.Atoi(v)
+func (f *rangeFlag[T]) Set(v string) error {
+	n, err := f.parse(v)
 	if err != nil {
-		return fmt.Errorf("%q is not a whole number", v)
+		return err
 	}
 	if n < f.min || n > f.max {
-		return fmt.Errorf("%d is out of range: want %d to %d", n, f.min, f.max)
+		return fmt.Errorf("%v is out of range: want %v to %v", n, f.min, f.max)
 	}
 	*f.p = n
 	return nil
 }
 
-func (f *intFlag) String() string { return strconv.Itoa(*f.p) }
-func (f *intFlag) Type() string   { return "int" }
+func (f *rangeFlag[T]) String() string { return fmt.Sprint(*f.p) }
+func (f *rangeFlag[T]) Type() string   { return f.typ }
 
 // intFlagP defines a range-checked int flag (shorthand may be "").
 func intFlagP(fs *pflag.FlagSet, p *int, name, shorthand string, def, min, max int, usage string) {
 	*p = def
-	fs.VarP(&intFlag{p: p, min: min, max: max}, name, shorthand, usage)
+	fs.VarP(&rangeFlag[int]{p: p, min: min, max: max, typ: "int", parse: func(v string) (int, error) {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a whole number", v)
+		}
+		return n, nil
+	}}, name, shorthand, usage)
+}
+
+// durationFlagP defines a range-checked duration flag.
+func durationFlagP(fs *pflag.FlagSet, p *time.Duration, name string, def, min, max time.Duration, usage string) {
+	*p = def
+	fs.Var(&rangeFlag[time.Duration]{p: p, min: min, max: max, typ: "duration", parse: func(v string) (time.Duration, error) {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a duration such as 90s or 5m", v)
+		}
+		return d, nil
+	}}, name, usage)
 }
 
 // deprecatedAlias keeps an old spelling of a flag of fs (cmd's flags or

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -104,9 +105,11 @@ func TestCommandTree(t *testing.T) {
 			if f.Annotations[deprecatedAnnotation] != nil {
 				return
 			}
-			if f.Value.Type() == "int" {
-				if _, ok := f.Value.(*intFlag); !ok {
-					t.Errorf("%s --%s: int flag without a range check (use intFlagP)", path, f.Name)
+			switch f.Value.(type) {
+			case *rangeFlag[int], *rangeFlag[time.Duration]:
+			default:
+				if tp := f.Value.Type(); strings.Contains(tp, "int") || strings.Contains(tp, "float") || tp == "duration" {
+					t.Errorf("%s --%s: %s flag without a range check (use intFlagP or durationFlagP)", path, f.Name, tp)
 				}
 			}
 			for _, cn := range concepts {
@@ -150,6 +153,7 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{[]string{"build", "-j", "-3"}, "out of range"},
 		{[]string{"boot", "--cpus", "0"}, "out of range"},
+		{[]string{"boot", "--timeout", "-5s"}, "out of range"},
 		{[]string{"verify"}, "usage: keel verify RELEASE_DIR [flags]\nhint: see 'keel verify --help'"},
 		{[]string{"bogus"}, `unknown command "bogus"`},
 		{[]string{"repo", "bogus"}, `unknown command "bogus" for "keel repo"`},
