@@ -12,7 +12,7 @@ import (
 )
 
 func newSourcesCmd(a *app) *cobra.Command {
-	var offline bool
+	var offline, goOnly bool
 	fetch := &cobra.Command{
 		Use:   "fetch [PACKAGE...]",
 		Short: "Fetch every pinned source into the cache (lookaside first, then mirrors) and verify its sha256",
@@ -34,6 +34,9 @@ whose sha256 differs from its pin is refused.`,
 				for _, file := range m.Files() {
 					if _, ok := m.Signatures[file]; !ok {
 						continue // local origin: packed at build time
+					}
+					if goOnly && !source.IsGoOrigin(m.Origins[file]) {
+						continue
 					}
 					path, err := f.Resolve(cmd.Context(), p, m, file)
 					if err != nil {
@@ -95,6 +98,7 @@ for a release you did not expect to change is an alarm, not an update.`,
 		c.Flags().BoolVar(&offline, "offline", false, "lookaside and cache only, no network")
 	}
 	pin.Flags().BoolVar(&dryRun, "dry-run", false, "show what would change, write nothing")
+	fetch.Flags().BoolVar(&goOnly, "go", false, "only Go module sources (scripts/setup fetches them, so that offline builds find them in the Go module cache)")
 	return group("sources", "Fetch, verify and re-pin the pinned inputs of the distribution's packages", `Every package's sources are pinned by sha256 in SPECS/<name>/<name>.signatures.json,
 with their origin. fetch fills the cache from the pins; pin re-reads the
 origins and rewrites pins that moved.`, fetch, pin, newSourcesVendorCmd(a))

@@ -463,8 +463,9 @@ func TestBadInput(t *testing.T) {
 			t.Errorf("%s: %v", c.name, err)
 		}
 	}
-	// Unknown ecosystem range types are skipped and counted, not dropped silently.
-	vs, err := osv.ReadAll("x", strings.NewReader(`[{"id":"GO-1","modified":"2024-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"Go","name":"m"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"}]}]}]},
+	// Unknown ecosystems and range types are skipped and counted, not dropped
+	// silently (Go records are read: scan matches them to vendored modules).
+	vs, err := osv.ReadAll("x", strings.NewReader(`[{"id":"NPM-1","modified":"2024-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"npm","name":"m"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"}]}]}]},
 	{"id":"X-2","modified":"2024-01-01T00:00:00Z","aliases":["CVE-2024-1"],"affected":[{"package":{"ecosystem":"Keel Linux:1.0","name":"p"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"}]}]}]},
 	{"id":"X-3","modified":"2024-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"Red Hat","name":"q"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"}]}]}]}]`))
 	if err != nil {

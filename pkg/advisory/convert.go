@@ -17,6 +17,27 @@ import (
 var RPMEcosystems = map[string]bool{"Keel Linux": true, "Azure Linux": true, "Red Hat": true, "AlmaLinux": true,
 	"Rocky Linux": true, "openSUSE": true, "SUSE": true, "Mageia": true, "openEuler": true}
 
+// GoEcosystem is OSV's ecosystem of Go modules: records for modules that
+// Keel packages vendor (their bundled(golang(...)) Provides).
+const GoEcosystem = "Go"
+
+// goRangeProblem says why a Go record's range cannot be matched ("" if it can).
+func goRangeProblem(r osv.Range) string {
+	if r.Type != osv.RangeSemver {
+		return "Go range type " + r.Type + ": want SEMVER"
+	}
+	for _, e := range r.Events {
+		for _, s := range []string{e.Introduced, e.Fixed, e.LastAffected, e.Limit} {
+			if s != "" && s != "0" {
+				if _, err := parseSemver(s); err != nil {
+					return err.Error()
+				}
+			}
+		}
+	}
+	return ""
+}
+
 // FromOSV splits OSV records into one advisory per affected package; a
 // record with several packages gets ids <id>-<package>. Records with no
 // package or a non-rpm ecosystem range they cannot read are skipped.
@@ -30,11 +51,16 @@ func FromOSV(vs []*osv.Vulnerability) ([]*Advisory, []Skip) {
 		}
 		for _, af := range v.Affected {
 			bad := ""
-			if eco, _, _ := strings.Cut(af.Package.Ecosystem, ":"); !RPMEcosystems[eco] {
+			goMod := af.Package.Ecosystem == GoEcosystem
+			if eco, _, _ := strings.Cut(af.Package.Ecosystem, ":"); !RPMEcosystems[eco] && !goMod {
 				skips = append(skips, Skip{Ref: v.ID + " " + af.Package.Name, Reason: fmt.Sprintf("ecosystem %q is not an RPM distribution; its versions cannot be compared with rpm's", af.Package.Ecosystem)})
 				continue
 			}
 			for _, r := range af.Ranges {
+				if goMod {
+					bad = goRangeProblem(r)
+					continue
+				}
 				if r.Type != osv.RangeEcosystem {
 					bad = "range type " + r.Type + " cannot be compared with rpm versions"
 					continue
@@ -60,6 +86,9 @@ func FromOSV(vs []*osv.Vulnerability) ([]*Advisory, []Skip) {
 			}
 			a.OSV.Affected = []osv.Affected{af}
 			a.Keel.Package = af.Package.Name
+			if goMod {
+				a.Keel.Package = GoPackage(af.Package.Name)
+			}
 			if len(v.Affected) > 1 {
 				a.OSV.ID = v.ID + "-" + af.Package.Name
 			}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/mod/semver"
+
 	"github.com/keel-linux/keel/pkg/osv"
 	"github.com/keel-linux/keel/pkg/rpm"
 )
@@ -210,28 +212,43 @@ func (a *Advisory) FixedEVR() string {
 // Match says what the record means for one installed source package EVR:
 // affected, fixed, not_affected or under_investigation.
 func (a *Advisory) Match(evr rpm.EVR) (status string, fixed string) {
+	return match(a, a.Keel.Package, osv.RangeEcosystem, evr, rpm.ParseEVR, rpm.Compare)
+}
+
+// GoPackage is the advisory package name of a Go module: the name of its
+// bundled() Provides in the RPMs that vendor it.
+func GoPackage(module string) string { return "golang(" + module + ")" }
+
+// MatchGo is Match for a Go module vendored in a package, at its Go
+// version (v1.2.3): the record's SEMVER ranges (OSV's Go ecosystem).
+func (a *Advisory) MatchGo(version string) (status string, fixed string) {
+	return match(a, strings.TrimSuffix(strings.TrimPrefix(a.Keel.Package, "golang("), ")"), osv.RangeSemver, version, parseSemver, semver.Compare)
+}
+
+// match applies the record's ranges of rangeType (and its version list) for
+// the affected package named name to v.
+func match[V any](a *Advisory, name, rangeType string, v V, parse func(string) (V, error), compare func(a, b V) int) (status string, fixed string) {
 	k := &a.Keel
 	if k.Status == StatusNotAffected || k.Status == StatusUnderInvestigation {
 		return k.Status, ""
 	}
 	inAny, past, fixedAt := false, false, ""
 	for _, af := range a.OSV.Affected {
-		if af.Package.Name != k.Package {
+		if af.Package.Name != name {
 			continue
 		}
 		for _, r := range af.Ranges {
-			if r.Type != osv.RangeEcosystem {
+			if r.Type != rangeType {
 				continue
 			}
-			in, fx, pf := inRange(r.Events, evr)
-			inAny = inAny || in
-			past = past || pf
+			in, fx, pf := inRangeBy(r.Events, v, parse, compare)
+			inAny, past = inAny || in, past || pf
 			if fx != "" && fixedAt == "" {
 				fixedAt = fx
 			}
 		}
-		for _, v := range af.Versions {
-			if e, err := rpm.ParseEVR(v); err == nil && rpm.Compare(evr, e) == 0 {
+		for _, s := range af.Versions {
+			if e, err := parse(s); err == nil && compare(v, e) == 0 {
 				inAny = true
 			}
 		}
@@ -245,12 +262,26 @@ func (a *Advisory) Match(evr rpm.EVR) (status string, fixed string) {
 	return StatusNotAffected, ""
 }
 
+// parseSemver reads an OSV Go version ("1.2.3", as OSV writes them, or "v1.2.3").
+func parseSemver(s string) (string, error) {
+	v := "v" + strings.TrimPrefix(s, "v")
+	if !semver.IsValid(v) {
+		return "", fmt.Errorf("%q is not a semantic version", s)
+	}
+	return v, nil
+}
+
 // inRange applies OSV's event semantics: sorted by version, introduced opens,
 // fixed/limit close (exclusive), last_affected closes (inclusive). It also
 // says whether v is at or past a fixed event (fixed, not merely unaffected).
 func inRange(events []osv.Event, v rpm.EVR) (affected bool, fixed string, pastFix bool) {
+	return inRangeBy(events, v, rpm.ParseEVR, rpm.Compare)
+}
+
+// inRangeBy is inRange over any version scheme.
+func inRangeBy[V any](events []osv.Event, v V, parse func(string) (V, error), compare func(a, b V) int) (affected bool, fixed string, pastFix bool) {
 	type ev struct {
-		evr  rpm.EVR
+		evr  V
 		zero bool
 		kind int // 0 introduced, 1 fixed, 2 last_affected, 3 limit
 		raw  string
@@ -274,7 +305,7 @@ func inRange(events []osv.Event, v rpm.EVR) (affected bool, fixed string, pastFi
 		if x.raw == "0" {
 			x.zero = true
 		} else {
-			p, err := rpm.ParseEVR(x.raw)
+			p, err := parse(x.raw)
 			if err != nil {
 				continue
 			}
@@ -286,12 +317,12 @@ func inRange(events []osv.Event, v rpm.EVR) (affected bool, fixed string, pastFi
 		if evs[i].zero != evs[j].zero {
 			return evs[i].zero
 		}
-		return rpm.Compare(evs[i].evr, evs[j].evr) < 0
+		return compare(evs[i].evr, evs[j].evr) < 0
 	})
 	for _, e := range evs {
 		c := 1
 		if !e.zero {
-			c = rpm.Compare(v, e.evr)
+			c = compare(v, e.evr)
 		}
 		switch e.kind {
 		case 0:

@@ -31,7 +31,13 @@ type Component struct {
 	Description         string
 	SHA256              string // of the .rpm file, when describing a repository
 	Files               []File
+	// Modules are components bundled inside this one (the Go modules an RPM
+	// vendors), nested as its components.
+	Modules []Module
 }
+
+// Module is a component bundled in another, named by its purl.
+type Module struct{ Name, Version, Purl string }
 
 // File is a file in a package.
 type File struct{ Path, SHA1, SHA256 string }
@@ -141,6 +147,12 @@ func Build(b BOM) *Document {
 					Hashes: []Hash{{Algorithm: "SHA-1", Value: f.SHA1}, {Algorithm: "SHA-256", Value: f.SHA256}}})
 				fmt.Fprintln(h, f.Path, f.SHA256)
 			}
+		}
+		mods := append([]Module(nil), c.Modules...)
+		sort.Slice(mods, func(i, j int) bool { return mods[i].Purl < mods[j].Purl })
+		for _, m := range mods {
+			cc.Components = append(cc.Components, DocComponent{Type: "library", BOMRef: c.Purl + "#" + m.Purl, Name: m.Name, Version: m.Version, Purl: m.Purl})
+			fmt.Fprintln(h, m.Purl)
 		}
 		list = append(list, cc)
 		rootDeps = append(rootDeps, c.Purl)

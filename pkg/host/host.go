@@ -35,6 +35,7 @@ var Tools = []Tool{
 	{Name: "patch", Package: "patch", For: "applying patches in %prep"},
 	{Name: "bzip2", Package: "bzip2", For: "unpacking sources"},
 	{Name: "xz", Package: "xz-utils", For: "unpacking sources"},
+	{Name: "unzip", Package: "unzip", For: "unpacking Go module zips (%setup)"},
 	{Name: "zstd", Package: "zstd", For: "payload compression"},
 	{Name: "file", Package: "file", For: "rpmbuild's file classifier"},
 	{Name: "depmod", Package: "kmod", For: "kernel module dependency data"},

@@ -125,6 +125,14 @@ func Generate(ctx context.Context, o Options) (*Result, error) {
 		for _, f := range e.files {
 			cc.Files = append(cc.Files, cyclonedx.File{Path: f.Path, SHA1: f.SHA1, SHA256: f.SHA256})
 		}
+		// Vendored Go modules: components of the package that bundles them.
+		for _, g := range p.GoModules() {
+			gp := g.Purl()
+			cc.Modules = append(cc.Modules, cyclonedx.Module{Name: g.Path, Version: g.Version, Purl: gp})
+			sd.Packages = append(sd.Packages, spdx.Package{Name: g.Path, Version: g.Version, Purl: gp, Purpose: "LIBRARY",
+				SourceInfo: "vendored into " + p.Name + " " + vr})
+			sd.Relations = append(sd.Relations, spdx.Relationship{From: p.Name + "@" + vr, To: g.Path + "@" + g.Version, Type: "CONTAINS"})
+		}
 		cb.Components = append(cb.Components, cc)
 	}
 	for from, tos := range deps {

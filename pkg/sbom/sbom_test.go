@@ -23,8 +23,9 @@ import (
 var created = time.Unix(1700000000, 0).UTC()
 
 // imageRoot rpmbuilds two packages (one requiring the other) and installs
-// them for real into a root, so files exist to be hashed.
-func imageRoot(t *testing.T) (root, rpmDir string) {
+// them for real into a root, so files exist to be hashed; demoTags are more
+// header lines for keel-demo.
+func imageRoot(t *testing.T, demoTags ...string) (root, rpmDir string) {
 	t.Helper()
 	testenv.RequireTool(t, "rpmbuild", "rpm")
 	dir := t.TempDir()
@@ -35,7 +36,7 @@ func imageRoot(t *testing.T) (root, rpmDir string) {
 	os.WriteFile(filepath.Join(home, ".rpmmacros"), []byte("%_dbpath /usr/lib/sysimage/rpm\n"), 0o644)
 	for _, p := range []struct{ name, ver, rel, req string }{
 		{"keel-libdemo", "1.0", "1.kl1", ""},
-		{"keel-demo", "2.1+git3", "4.kl1", "Requires: keel-libdemo\n"},
+		{"keel-demo", "2.1+git3", "4.kl1", "Requires: keel-libdemo\n" + strings.Join(demoTags, "")},
 	} {
 		spec := fmt.Sprintf("Name: %s\nVersion: %s\nRelease: %s\nSummary: demo\nLicense: MIT\nBuildArch: noarch\n%s%%description\ndemo\n%%install\nmkdir -p %%{buildroot}/usr/share/%s\necho %s > %%{buildroot}/usr/share/%s/a\necho b > %%{buildroot}/usr/share/%s/b\n%%files\n/usr/share/%s\n",
 			p.name, p.ver, p.rel, p.req, p.name, p.name, p.name, p.name, p.name)
@@ -282,5 +283,46 @@ func syftCrossCheck(t *testing.T, root string, want []string) {
 	sort.Strings(got)
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("syft found %v, keel %v", got, want)
+	}
+}
+
+// A package that vendors Go modules (bundled(golang()) Provides, as
+// keel-go-macros writes them) lists them, with pkg:golang purls, inside it.
+func TestGoModulesInSBOM(t *testing.T) {
+	root, _ := imageRoot(t, "Provides: bundled(golang(github.com/example/lib)) = 1.2.0\n",
+		"Provides: bundled(golang(golang.org/x/pseudo)) = 0.0.0~20240101000000~abcdef123456\n")
+	res, err := Generate(context.Background(), opts("image", root))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"pkg:golang/github.com/example/lib@v1.2.0", "pkg:golang/golang.org/x/pseudo@v0.0.0-20240101000000-abcdef123456"}
+	var bom struct {
+		Components []struct {
+			Name       string `json:"name"`
+			Components []struct {
+				Purl string `json:"purl"`
+			} `json:"components"`
+		} `json:"components"`
+	}
+	json.Unmarshal(res.CycloneDX, &bom)
+	var got []string
+	for _, c := range bom.Components {
+		for _, m := range c.Components {
+			if strings.HasPrefix(m.Purl, "pkg:golang/") {
+				got = append(got, c.Name+" "+m.Purl)
+			}
+		}
+	}
+	if strings.Join(got, ",") != "keel-demo "+want[0]+",keel-demo "+want[1] {
+		t.Fatalf("CycloneDX Go modules %q, want %q inside keel-demo", got, want)
+	}
+	inst, _ := jsonschema.UnmarshalJSON(bytes.NewReader(res.CycloneDX))
+	if err := cyclonedxSchema(t).Validate(inst); err != nil {
+		t.Fatalf("CycloneDX 1.6 schema: %v", err)
+	}
+	for _, w := range append(want, "CONTAINS") {
+		if !bytes.Contains(res.SPDX, []byte(w)) {
+			t.Errorf("SPDX lacks %s", w)
+		}
 	}
 }

@@ -44,6 +44,27 @@ func (p Package) EVR() rpm.EVR {
 	return rpm.EVR{Epoch: p.Epoch, Version: p.Version, Release: p.Release}
 }
 
+// GoModule is a Go module vendored into a package.
+type GoModule struct{ Path, Version string }
+
+// GoModules lists the Go modules a package vendors, from its
+// bundled(golang(MODULE)) = VERSION Provides (keel-go-macros writes them
+// with rpm's "~" for Go's "-"), at their Go versions.
+func (p Package) GoModules() []GoModule {
+	if p.Header == nil {
+		return nil
+	}
+	var out []GoModule
+	for _, d := range p.Header.Provides() {
+		mod, ok := strings.CutPrefix(d.Name, "bundled(golang(")
+		if !ok || !strings.HasSuffix(mod, "))") || d.EVR.Version == "" {
+			continue
+		}
+		out = append(out, GoModule{strings.TrimSuffix(mod, "))"), "v" + strings.ReplaceAll(d.EVR.Version, "~", "-")})
+	}
+	return out
+}
+
 // SourceName is the source package advisories are written against.
 func (p Package) SourceName() string {
 	if p.Source != "" {

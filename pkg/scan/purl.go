@@ -112,3 +112,13 @@ func PurlFunc(o PurlOptions) func(pkg, evr string) string {
 		return Package{Name: pkg, Epoch: e.Epoch, Version: e.Version, Release: e.Release}.Purl(o)
 	}
 }
+
+// Purl is the package URL of a Go module, pkg:golang/<module>@<version>,
+// each path segment escaped.
+func (g GoModule) Purl() string {
+	segs := strings.Split(g.Path, "/")
+	for i, s := range segs {
+		segs[i] = purlEscape(s)
+	}
+	return "pkg:golang/" + strings.Join(segs, "/") + "@" + purlEscape(g.Version)
+}

@@ -25,15 +25,18 @@ type Options struct {
 
 // Finding is one CVE in one installed package.
 type Finding struct {
-	CVE        string    `json:"cve"`
-	Package    string    `json:"package"`        // binary package
-	Source     string    `json:"source_package"` // what advisories name
-	EVR        string    `json:"evr"`
-	Arch       string    `json:"arch,omitempty"`
-	Status     string    `json:"status"` // affected, fixed, not_affected, under_investigation, unknown
-	FixedEVR   string    `json:"fixed_evr,omitempty"`
-	Severity   string    `json:"severity"`
-	KEV        bool      `json:"kev,omitempty"`
+	CVE      string `json:"cve"`
+	Package  string `json:"package"`        // binary package
+	Source   string `json:"source_package"` // what advisories name
+	EVR      string `json:"evr"`
+	Arch     string `json:"arch,omitempty"`
+	Status   string `json:"status"` // affected, fixed, not_affected, under_investigation, unknown
+	FixedEVR string `json:"fixed_evr,omitempty"`
+	Severity string `json:"severity"`
+	KEV      bool   `json:"kev,omitempty"`
+	// Module is the vulnerable Go module inside Package ("path@version"),
+	// when the advisory is about a module the package vendors.
+	Module     string    `json:"module,omitempty"`
 	Advisories []string  `json:"advisories"`
 	Reason     string    `json:"reason,omitempty"`
 	SLA        string    `json:"sla,omitempty"`
@@ -172,76 +175,87 @@ type view struct {
 func Match(pkgs []Package, ix Index, opt Options) []Finding {
 	var out []Finding
 	for _, p := range pkgs {
-		advs := ix[p.SourceName()]
-		if len(advs) == 0 {
-			continue
-		}
 		evr := p.EVR()
-		byCVE := map[string][]view{}
-		var cves []string
-		for _, a := range advs {
-			st, fx := a.Match(evr)
-			if _, ok := byCVE[a.Keel.CVE]; !ok {
-				cves = append(cves, a.Keel.CVE)
-			}
-			byCVE[a.Keel.CVE] = append(byCVE[a.Keel.CVE], view{a, st, fx})
+		out = append(out, matchOne(p, "", ix[p.SourceName()], func(a *advisory.Advisory) (string, string) { return a.Match(evr) }, opt)...)
+		for _, g := range p.GoModules() {
+			out = append(out, matchOne(p, g.Path+"@"+g.Version, ix[advisory.GoPackage(g.Path)], func(a *advisory.Advisory) (string, string) { return a.MatchGo(g.Version) }, opt)...)
 		}
-		sort.Strings(cves)
-		for _, cve := range cves {
-			views := byCVE[cve]
-			sort.Slice(views, func(i, j int) bool { return views[i].a.OSV.ID < views[j].a.OSV.ID })
-			chosen := views[0]
-			var keel *view
-			for i := range views {
-				if views[i].a.Keel.Source == "keel" {
-					keel = &views[i]
-				}
+	}
+	return out
+}
+
+// matchOne is Match for one package, or one Go module inside it (module
+// "path@version"), against the advisories indexed under its name.
+func matchOne(p Package, module string, advs []*advisory.Advisory, match func(*advisory.Advisory) (string, string), opt Options) []Finding {
+	var out []Finding
+	if len(advs) == 0 {
+		return nil
+	}
+	evr := p.EVR()
+	byCVE := map[string][]view{}
+	var cves []string
+	for _, a := range advs {
+		st, fx := match(a)
+		if _, ok := byCVE[a.Keel.CVE]; !ok {
+			cves = append(cves, a.Keel.CVE)
+		}
+		byCVE[a.Keel.CVE] = append(byCVE[a.Keel.CVE], view{a, st, fx})
+	}
+	sort.Strings(cves)
+	for _, cve := range cves {
+		views := byCVE[cve]
+		sort.Slice(views, func(i, j int) bool { return views[i].a.OSV.ID < views[j].a.OSV.ID })
+		chosen := views[0]
+		var keel *view
+		for i := range views {
+			if views[i].a.Keel.Source == "keel" {
+				keel = &views[i]
 			}
-			f := Finding{CVE: cve, Package: p.Name, Source: p.SourceName(), EVR: evr.String(), Arch: p.Arch}
-			for _, v := range views {
-				f.Advisories = append(f.Advisories, v.a.OSV.ID)
-			}
-			switch {
-			case keel != nil:
-				chosen = *keel
-				f.Status = chosen.status
-			default:
-				f.Status = chosen.status
-				for _, v := range views[1:] {
-					if v.status != chosen.status {
-						f.Status = advisory.StatusUnknown
-						var why []string
-						for _, w := range views {
-							why = append(why, fmt.Sprintf("%s says %s%s", w.a.OSV.ID, w.status, fixedSuffix(w.fixed)))
-						}
-						f.Reason = "conflicting advisories: " + strings.Join(why, "; ")
-						break
+		}
+		f := Finding{CVE: cve, Package: p.Name, Source: p.SourceName(), EVR: evr.String(), Arch: p.Arch, Module: module}
+		for _, v := range views {
+			f.Advisories = append(f.Advisories, v.a.OSV.ID)
+		}
+		switch {
+		case keel != nil:
+			chosen = *keel
+			f.Status = chosen.status
+		default:
+			f.Status = chosen.status
+			for _, v := range views[1:] {
+				if v.status != chosen.status {
+					f.Status = advisory.StatusUnknown
+					var why []string
+					for _, w := range views {
+						why = append(why, fmt.Sprintf("%s says %s%s", w.a.OSV.ID, w.status, fixedSuffix(w.fixed)))
 					}
+					f.Reason = "conflicting advisories: " + strings.Join(why, "; ")
+					break
 				}
 			}
-			if f.Status == advisory.StatusNotAffected && chosen.status == advisory.StatusNotAffected && chosen.a.Keel.Status != advisory.StatusNotAffected {
-				continue // outside every range: not a finding at all
-			}
-			f.FixedEVR = chosen.fixed
-			f.Severity = maxSeverity(views)
-			f.KEV = anyKEV(views)
-			if f.Status == advisory.StatusNotAffected && f.Reason == "" {
-				f.Reason = strings.TrimSpace(chosen.a.Keel.Justification + " " + chosen.a.Keel.Statement)
-			}
-			if f.Status == advisory.StatusAffected && chosen.fixed == "" {
-				f.Reason = "no fixed version known"
-			}
-			switch f.Status {
-			case advisory.StatusAffected, advisory.StatusUnknown:
-				f.SLA, f.Deadline = opt.SLA.SLAState(f.Severity, f.KEV, chosen.a.ClockStart(), time.Time{}, opt.Now)
-			case advisory.StatusFixed:
-				// Met or late: when did the fixing EVR ship (Keel's own log)?
-				if shipped := shippedAt(chosen.a); !shipped.IsZero() {
-					f.SLA, f.Deadline = opt.SLA.SLAState(f.Severity, f.KEV, chosen.a.ClockStart(), shipped, opt.Now)
-				}
-			}
-			out = append(out, f)
 		}
+		if f.Status == advisory.StatusNotAffected && chosen.status == advisory.StatusNotAffected && chosen.a.Keel.Status != advisory.StatusNotAffected {
+			continue // outside every range: not a finding at all
+		}
+		f.FixedEVR = chosen.fixed
+		f.Severity = maxSeverity(views)
+		f.KEV = anyKEV(views)
+		if f.Status == advisory.StatusNotAffected && f.Reason == "" {
+			f.Reason = strings.TrimSpace(chosen.a.Keel.Justification + " " + chosen.a.Keel.Statement)
+		}
+		if f.Status == advisory.StatusAffected && chosen.fixed == "" {
+			f.Reason = "no fixed version known"
+		}
+		switch f.Status {
+		case advisory.StatusAffected, advisory.StatusUnknown:
+			f.SLA, f.Deadline = opt.SLA.SLAState(f.Severity, f.KEV, chosen.a.ClockStart(), time.Time{}, opt.Now)
+		case advisory.StatusFixed:
+			// Met or late: when did the fixing EVR ship (Keel's own log)?
+			if shipped := shippedAt(chosen.a); !shipped.IsZero() {
+				f.SLA, f.Deadline = opt.SLA.SLAState(f.Severity, f.KEV, chosen.a.ClockStart(), shipped, opt.Now)
+			}
+		}
+		out = append(out, f)
 	}
 	return out
 }

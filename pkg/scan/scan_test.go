@@ -124,6 +124,12 @@ var crossPkgs = []struct{ name, epoch, version, release string }{
 	{"keel-notinfeed", "", "1.0", "1.kl1"},
 }
 
+// crossProvides are extra Provides of crossPkgs: Go modules vendored into a
+// package, as keel-go-macros writes them (rpm's "~" for Go's "-").
+var crossProvides = map[string]string{
+	"keel-notinfeed": "Provides: bundled(golang(github.com/example/lib)) = 1.2.0\nProvides: bundled(golang(github.com/example/newer)) = 0.0.0~20240101000000~abcdef123456\n",
+}
+
 // buildRoot rpmbuilds tiny packages and installs them (--justdb) into an
 // image root's rpmdb at usr/lib/sysimage/rpm. It returns the root, the RPM
 // paths and a HOME whose .rpmmacros points rpm (and OpenSCAP) there.
@@ -143,6 +149,7 @@ func buildRoot(t *testing.T) (root string, rpms []string, home string) {
 		if p.epoch != "" {
 			ep = "Epoch: " + p.epoch + "\n"
 		}
+		ep += crossProvides[p.name]
 		spec := fmt.Sprintf("Name: %s\n%sVersion: %s\nRelease: %s\nSummary: test\nLicense: MIT\nBuildArch: noarch\n%%description\ntest\n%%install\nmkdir -p %%{buildroot}/usr/share/%s\necho %s > %%{buildroot}/usr/share/%s/id\n%%files\n/usr/share/%s/id\n",
 			p.name, ep, p.version, p.release, p.name, p.name, p.name, p.name)
 		sp := filepath.Join(dir, p.name+".spec")
@@ -458,5 +465,40 @@ func TestSLAStatesInScan(t *testing.T) {
 	}
 	if rep.Counts.SLA[advisory.SLABreach] != 3 || rep.SLAByPackage["p3"][advisory.SLAOpen] != 1 {
 		t.Fatalf("counts %+v by package %+v", rep.Counts.SLA, rep.SLAByPackage)
+	}
+}
+
+// An OSV record of the Go ecosystem names the vulnerable module inside the
+// package that vendors it; a module outside the record's range is no finding.
+func TestGoModuleAdvisory(t *testing.T) {
+	root, _, _ := buildRoot(t)
+	pkgs, err := ReadRPMDB(context.Background(), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	goRange := func(events ...osv.Event) []osv.Range { return []osv.Range{{Type: osv.RangeSemver, Events: events}} }
+	advs, skips := advisory.FromOSV([]*osv.Vulnerability{
+		{ID: "GO-2099-0001", Aliases: []string{"CVE-2099-0001"}, Affected: []osv.Affected{{
+			Package: osv.Package{Ecosystem: advisory.GoEcosystem, Name: "github.com/example/lib"},
+			Ranges:  goRange(osv.Event{Introduced: "0"}, osv.Event{Fixed: "1.3.0"})}}},
+		{ID: "GO-2099-0002", Aliases: []string{"CVE-2099-0002"}, Affected: []osv.Affected{{
+			Package: osv.Package{Ecosystem: advisory.GoEcosystem, Name: "github.com/example/newer"},
+			Ranges:  goRange(osv.Event{Introduced: "0"}, osv.Event{Fixed: "0.0.0-20230101000000-000000000000"})}}},
+		{ID: "GO-2099-0003", Affected: []osv.Affected{{
+			Package: osv.Package{Ecosystem: advisory.GoEcosystem, Name: "github.com/example/bad"},
+			Ranges:  []osv.Range{{Type: osv.RangeEcosystem, Events: []osv.Event{{Introduced: "0"}}}}}}},
+	})
+	if len(skips) != 1 || !strings.Contains(skips[0].Reason, "want SEMVER") {
+		t.Fatalf("skips %+v, want the ECOSYSTEM-ranged Go record refused", skips)
+	}
+	ix, _ := NewIndex(advs)
+	var got []string
+	for _, f := range Match(pkgs, ix, Options{Now: time.Date(2099, 6, 1, 0, 0, 0, 0, time.UTC)}) {
+		got = append(got, f.CVE+" "+f.Package+" "+f.Module+" "+f.Status+" "+f.FixedEVR)
+	}
+	want := "CVE-2099-0001 keel-notinfeed github.com/example/lib@v1.2.0 affected 1.3.0," +
+		"CVE-2099-0002 keel-notinfeed github.com/example/newer@v0.0.0-20240101000000-abcdef123456 fixed 0.0.0-20230101000000-000000000000"
+	if strings.Join(got, ",") != want {
+		t.Fatalf("findings\n%s\nwant\n%s", strings.Join(got, "\n"), want)
 	}
 }

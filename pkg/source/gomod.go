@@ -40,6 +40,12 @@ import (
 	modzip "golang.org/x/mod/zip"
 )
 
+// IsGoOrigin reports whether an origin is a Go module zip or vendor tarball.
+func IsGoOrigin(o string) bool {
+	kind, _, _ := parseOrigin(o)
+	return kind == "gomod" || kind == "govendor"
+}
+
 // GoModule is one module a Go source holds: a line of go.sum.
 type GoModule struct {
 	Path, Version, Sum string

@@ -6,6 +6,7 @@ package spdx
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
@@ -31,6 +32,7 @@ type Package struct {
 	SHA256              string // digest of FileName
 	SourceInfo          string
 	Files               []File
+	Purpose             string // SPDX primary package purpose; "" is OPERATING-SYSTEM
 }
 
 // File is one file of a package, with both digests SPDX wants.
@@ -96,7 +98,7 @@ func Build(d Document) *v23.Document {
 			PackageSummary:            p.Summary,
 			PackageSourceInfo:         p.SourceInfo,
 			IsFilesAnalyzedTagPresent: true,
-			PrimaryPackagePurpose:     "OPERATING-SYSTEM",
+			PrimaryPackagePurpose:     cmp.Or(p.Purpose, "OPERATING-SYSTEM"),
 		}
 		if p.Supplier != "" {
 			sp.PackageSupplier = &common.Supplier{Supplier: p.Supplier, SupplierType: "Organization"}
