@@ -122,8 +122,8 @@ func (e *expander) shell(cmd string) (string, error) {
 }
 
 // run answers one command: from the memo, in process, or with /bin/sh.
-// Memoized are in-process results that touched neither the file system nor
-// the clock, and forks whose every command is a read-only host query
+// Memoized are in-process results (text tools on their stdin: nothing
+// else to read) and forks whose every command is a read-only host query
 // (hostQueries): a run of keel treats the installed toolchain as fixed, as
 // one rpmspec does. Everything else runs at every occurrence.
 func (c *shellCache) run(ctx context.Context, x string) (string, error) {
@@ -144,13 +144,11 @@ func (c *shellCache) run(ctx context.Context, x string) (string, error) {
 	}
 	p := planShell(x)
 	if p.inproc && localeOK {
-		out, pure, ok := runInProcess(ctx, p.file, env)
+		out, ok := runInProcess(ctx, p.file, env)
 		if ok {
 			if c != nil {
 				c.inproc.Add(1)
-				if pure {
-					c.remember(x, &shellResult{fill: func() (string, error) { return out, nil }})
-				}
+				c.remember(x, &shellResult{fill: func() (string, error) { return out, nil }})
 			}
 			return out, nil
 		}
@@ -458,11 +456,10 @@ var errFallback = errors.New("not modelled in process")
 // inprocRun is the state of one in-process run.
 type inprocRun struct {
 	fallback atomic.Bool
-	impure   atomic.Bool // read the file system or the clock: not memoized
 }
 
 // runInProcess interprets f; ok is false when the command must be forked.
-func runInProcess(parent context.Context, f *syntax.File, env []string) (out string, pure, ok bool) {
+func runInProcess(parent context.Context, f *syntax.File, env []string) (out string, ok bool) {
 	st := &inprocRun{}
 	var stdout limitedBuffer
 	r, err := interp.New(
@@ -481,20 +478,20 @@ func runInProcess(parent context.Context, f *syntax.File, env []string) (out str
 		}),
 	)
 	if err != nil {
-		return "", false, false
+		return "", false
 	}
 	ctx, cancel := context.WithTimeout(parent, shellTimeout)
 	defer cancel()
 	err = r.Run(ctx, f)
 	if st.fallback.Load() || stdout.over || ctx.Err() != nil {
-		return "", false, false
+		return "", false
 	}
 	if err != nil {
 		if _, isStatus := interp.IsExitStatus(err); !isStatus {
-			return "", false, false
+			return "", false
 		}
 	}
-	return strings.TrimRight(stdout.b.String(), "\n"), !st.impure.Load(), true
+	return strings.TrimRight(stdout.b.String(), "\n"), true
 }
 
 // call maps a command to our implementation before the interpreter runs it:
