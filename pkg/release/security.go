@@ -56,17 +56,18 @@ func securityStage(ctx context.Context, dir string, m *manifest.Manifest, d *dis
 	if err != nil {
 		return err
 	}
-	var advs []*advisory.Advisory
-	if _, err := os.Stat(storeDir); err == nil {
-		res, err := advisory.Store{Root: storeDir}.Load()
-		if err != nil {
-			return fmt.Errorf("advisories: %w", err)
-		}
-		if len(res.Errors) > 0 {
-			return fmt.Errorf("advisories: %w", res.Errors[0])
-		}
-		advs = res.Advisories
+	// No store is no data: the CVE gate must not pass on it.
+	if fi, err := os.Stat(storeDir); err != nil || !fi.IsDir() {
+		return fmt.Errorf("advisories: no advisory store at %s (security.store in keel.yaml; default advisories/)", storeDir)
 	}
+	loaded, err := advisory.Store{Root: storeDir}.Load()
+	if err != nil {
+		return fmt.Errorf("advisories: %w", err)
+	}
+	if len(loaded.Errors) > 0 {
+		return fmt.Errorf("advisories: %w", loaded.Errors[0])
+	}
+	advs := loaded.Advisories
 	var files []string
 	for _, p := range m.Packages {
 		files = append(files, filepath.Join(dir, p.File))
