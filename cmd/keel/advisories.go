@@ -127,6 +127,7 @@ in the store's keel source.`,
 				if err != nil {
 					return fmt.Errorf("advisories evidence: %w", err)
 				}
+				se.Ecosystem = d.Publisher().Ecosystem // the records are the distribution's
 				ids, err := st.ApplyEvidence(se, now)
 				if err != nil {
 					return fmt.Errorf("advisories evidence %s: %w", sp, err)

@@ -71,6 +71,7 @@ binary.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 
 	root.AddCommand(
+		newInitCmd(a),
 		newBuildCmd(a),
 		newSpecsCmd(a),
 		newGraphCmd(a),

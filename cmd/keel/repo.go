@@ -87,8 +87,12 @@ are unchanged.`,
 			if err != nil {
 				return err
 			}
-			res, err := repo.Publish(cmd.Context(), repo.Options{Dir: a.repoDir(*dir), Packages: rpms, Key: k,
-				SourceDateEpoch: sde, Compression: repodata.Compression(comp), BaseURL: baseURL})
+			opt := repo.Options{Dir: a.repoDir(*dir), Packages: rpms, Key: k,
+				SourceDateEpoch: sde, Compression: repodata.Compression(comp), BaseURL: baseURL}
+			if d, err := a.distro(); err == nil { // client files are named after the distribution
+				opt.Name, opt.Title = d.Config.Name, d.Publisher().Name
+			}
+			res, err := repo.Publish(cmd.Context(), opt)
 			if err != nil {
 				return err
 			}

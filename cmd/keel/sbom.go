@@ -69,7 +69,8 @@ func (o *sbomFlags) run(a *app, kind string) func(*cobra.Command, []string) erro
 			return err
 		}
 		res, err := sbom.Generate(c.Context(), sbom.Options{Kind: kind, Inputs: args, Name: name, Version: o.version, Created: now,
-			Purl: scan.PurlOptions{Namespace: ns, Distro: dq}, Supplier: pub.Name, Tool: "keel-" + version, Files: o.files})
+			Purl: scan.PurlOptions{Namespace: ns, Distro: dq}, Supplier: pub.Name, Tool: "keel-" + version, Files: o.files,
+			Namespace: pub.Namespace + "/spdx"})
 		if err != nil {
 			return fmt.Errorf("sbom %s: %w", kind, err)
 		}

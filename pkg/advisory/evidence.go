@@ -34,9 +34,10 @@ type Evidence struct {
 
 // SpecEvidence is what one spec says about CVEs.
 type SpecEvidence struct {
-	Package string
-	EVR     string
-	ByCVE   map[string][]Evidence
+	Ecosystem string // OSV ecosystem of the records written (EcosystemFor); default Ecosystem
+	Package   string
+	EVR       string
+	ByCVE     map[string][]Evidence
 }
 
 var cveRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`CVE-[0-9]{4}-[0-9]{4,}`) }) // compiled on first use, not at keel start-up
@@ -193,14 +194,14 @@ func (s Store) ApplyEvidence(se *SpecEvidence, now time.Time) ([]string, error) 
 					a.Keel.Events = append(a.Keel.Events, Event{Time: now, Type: EventNotAffected, EVR: se.EVR, Detail: st})
 				}
 				a.Keel.Status, a.Keel.Justification, a.Keel.Statement = StatusNotAffected, j, st
-				a.OSV.Affected = []osv.Affected{{Package: osv.Package{Ecosystem: Ecosystem, Name: se.Package}}}
+				a.OSV.Affected = []osv.Affected{{Package: osv.Package{Ecosystem: se.ecosystem(), Name: se.Package}}}
 			}
 		}
 		if !noPatch && a.FixedEVR() == "" {
 			a.Keel.Status = StatusFixed
 			a.Keel.Remediation = RemediationVendorFix
 			a.OSV.Affected = []osv.Affected{{
-				Package: osv.Package{Ecosystem: Ecosystem, Name: se.Package},
+				Package: osv.Package{Ecosystem: se.ecosystem(), Name: se.Package},
 				Ranges:  []osv.Range{{Type: osv.RangeEcosystem, Events: []osv.Event{{Introduced: "0"}, {Fixed: se.EVR}}}},
 			}}
 			if a.Keel.FixAvailable == nil {
@@ -248,4 +249,11 @@ func uniq(s []string) []string {
 		}
 	}
 	return out
+}
+
+func (se *SpecEvidence) ecosystem() string {
+	if se.Ecosystem != "" {
+		return se.Ecosystem
+	}
+	return Ecosystem
 }

@@ -79,6 +79,7 @@ type Publisher struct {
 	Platform      string // "Keel Linux 1.0": OVAL affected platform
 	PurlNamespace string // purl namespace: name
 	PurlDistro    string // purl distro qualifier: name-version
+	Ecosystem     string // OSV ecosystem of the distribution's own records: "Keel Linux:1.0"
 	Email         string // security contact for key user IDs: security@<home_url host>
 }
 
@@ -93,6 +94,7 @@ func (d *Distro) Publisher() Publisher {
 		p.Vendor = p.Name
 	}
 	p.Platform = p.Name + " " + c.Version
+	p.Ecosystem = p.Name + ":" + c.Version
 	host := c.Name + ".invalid"
 	p.Namespace = "https://" + host
 	if u, err := url.Parse(c.HomeURL); err == nil && u.Host != "" {

@@ -169,7 +169,7 @@ func Cut(ctx context.Context, opt Options) (_ *Result, err error) {
 	}
 	done("built", "source_packages", len(bres.Packages))
 
-	m := &manifest.Manifest{Distro: d.Config.Name, Version: version, Date: date, Channel: opt.Channel, Security: opt.Security,
+	m := &manifest.Manifest{Distro: d.Config.Name, PrettyName: d.Config.PrettyName, Version: version, Date: date, Channel: opt.Channel, Security: opt.Security,
 		InputDigest: digest, Keel: opt.KeelVersion, Git: gitRev}
 	if prev != nil {
 		m.Previous = prev.Version
@@ -202,6 +202,7 @@ func Cut(ctx context.Context, opt Options) (_ *Result, err error) {
 	// 2. Publish the signed repository.
 	sctx = stage("repo", "signing and publishing the repository")
 	if _, err := repo.Publish(sctx, repo.Options{Dir: filepath.Join(tmp, manifest.RepoDir), Packages: rpms, Key: opt.Key, SourceDateEpoch: sde,
+		Name: d.Config.Name, Title: d.Config.PrettyName,
 		BaseURL: strings.ReplaceAll(rcfg.BaseURL, "{version}", version)}); err != nil {
 		return nil, fmt.Errorf("publishing the repository: %w", err)
 	}

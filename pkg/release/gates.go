@@ -84,6 +84,7 @@ func readKernels(m *manifest.Manifest, ctx context.Context, dir string, d *distr
 		if policy != nil {
 			fs := kconfig.Check(cfg, policy, d.Config.Arch)
 			k.Policy[policy.Name] = verdict(fs)
+			k.Gating = policy.Name
 			report[policy.Name] = fs
 		}
 		for _, ref := range rc.References {
@@ -197,12 +198,13 @@ func kernelGate(m *manifest.Manifest) manifest.GateResult {
 	return g
 }
 
-// kconfigFailures re-derives Keel-policy failures from the kernel's config
-// (the policy name starting with "keel").
+// kconfigFailures are the gating policy's failures (release.kernel_policy;
+// in manifests older than gating_policy, the policy named keel*).
 func kconfigFailures(k manifest.Kernel) []string {
 	var out []string
 	for name, v := range k.Policy {
-		if strings.HasPrefix(name, "keel") && !strings.HasPrefix(v, "pass") {
+		gates := name == k.Gating || k.Gating == "" && strings.HasPrefix(name, "keel")
+		if gates && !strings.HasPrefix(v, "pass") {
 			out = append(out, fmt.Sprintf("%s: %s: %s (see reports/kernel-policy-%s.json)", k.Package, name, v, k.Package))
 		}
 	}

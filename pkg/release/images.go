@@ -50,7 +50,8 @@ func imagesStage(ctx context.Context, dir string, m *manifest.Manifest, d *distr
 	}
 	var boots []bootResult
 	reports := imageBaselines{}
-	po := scan.PurlOptions{Namespace: d.Config.Name, Distro: d.Config.Name + "-" + d.Config.Version}
+	pub := d.Publisher()
+	po := scan.PurlOptions{Namespace: pub.PurlNamespace, Distro: pub.PurlDistro}
 	logctx.FromContext(ctx).Info("plan", logctx.KindKey, "image", logctx.TotalKey, len(defs))
 	for _, def := range defs {
 		def := def
@@ -73,7 +74,7 @@ func imagesStage(ctx context.Context, dir string, m *manifest.Manifest, d *distr
 					return err
 				}
 				sb, err := sbom.Generate(ctx, sbom.Options{Kind: "image", Inputs: []string{root}, Name: d.Config.Name + "-" + def.Name,
-					Version: m.Version, Created: date, Purl: po, Supplier: d.Config.PrettyName, Tool: "keel-" + m.Keel, Files: true})
+					Version: m.Version, Created: date, Purl: po, Supplier: pub.Name, Tool: "keel-" + m.Keel, Files: true, Namespace: pub.Namespace + "/spdx"})
 				if err != nil {
 					return fmt.Errorf("SBOM: %w", err)
 				}

@@ -117,10 +117,11 @@ func securityStage(ctx context.Context, dir string, m *manifest.Manifest, d *dis
 	if err := os.MkdirAll(filepath.Join(dir, AdvisoriesDir), 0o755); err != nil {
 		return err
 	}
-	po := scan.PurlOptions{Namespace: d.Config.Name, Distro: d.Config.Name + "-" + d.Config.Version}
-	eo := advisory.ExportOptions{Publisher: d.Config.PrettyName, Namespace: d.Config.HomeURL, ID: d.Config.Name + "-vex-" + m.Version,
+	pub := d.Publisher()
+	po := scan.PurlOptions{Namespace: pub.PurlNamespace, Distro: pub.PurlDistro}
+	eo := advisory.ExportOptions{Publisher: pub.Name, Namespace: pub.Namespace, ID: d.Config.Name + "-vex-" + m.Version,
 		Now: now, Version: m.Keel, Purl: scan.PurlFunc(po)}
-	ov := advisory.OVALExport{Namespace: "io." + d.Config.Name, Platform: d.Config.PrettyName + " " + d.Config.Version, Timestamp: now}
+	ov := advisory.OVALExport{Namespace: pub.OVALNamespace, Platform: pub.Platform, Timestamp: now}
 	for _, format := range []string{"csaf", "openvex", "osv", "oval"} {
 		data, err := advisory.Export(advs, format, eo, ov)
 		if err != nil {
@@ -137,7 +138,7 @@ func securityStage(ctx context.Context, dir string, m *manifest.Manifest, d *dis
 	// SBOMs of the repository: every package with purl and digest.
 	log.Info("writing the repository SBOMs")
 	res, err := sbom.Generate(ctx, sbom.Options{Kind: "repo", Inputs: files, Name: d.Config.Name + "-" + m.Version + "-repo",
-		Version: m.Version, Created: now, Purl: po, Supplier: d.Config.PrettyName, Tool: "keel-" + m.Keel})
+		Version: m.Version, Created: now, Purl: po, Supplier: pub.Name, Tool: "keel-" + m.Keel, Namespace: pub.Namespace + "/spdx"})
 	if err != nil {
 		return fmt.Errorf("SBOM: %w", err)
 	}

@@ -6,7 +6,7 @@
 //	Packages/<first letter>/<name>-<version>-<release>.<arch>.rpm
 //	repodata -> .meta/<generation>     (relative symlink, swapped atomically)
 //	.meta/<generation>/repomd.xml, repomd.xml.asc, <sha256>-primary.xml.zst, …
-//	RPM-GPG-KEY-keel, keel.repo
+//	RPM-GPG-KEY-<name>, <name>.repo
 //
 // A publish writes packages under new names, builds a complete new
 // generation directory aside and then renames a new symlink over
@@ -47,8 +47,11 @@ type Options struct {
 	Key             *pgp.Key // signs packages and repomd.xml
 	SourceDateEpoch int64    // signature times, metadata timestamps, package mtimes; 0 = now
 	Compression     repodata.Compression
-	BaseURL         string // baseurl written to keel.repo (default file://<Dir>)
-	RepoID          string // section name in keel.repo (default "keel")
+	BaseURL         string // baseurl written to <Name>.repo (default file://<Dir>)
+	// Name is the distribution's name (keel.yaml name): clients get
+	// RPM-GPG-KEY-<Name> and <Name>.repo, whose section is [<Name>]; Title
+	// (pretty_name) names the repository in it. Default keel, Keel Linux.
+	Name, Title string
 }
 
 // Result reports what Publish did.
@@ -70,11 +73,17 @@ const (
 	keepOldGens = 1 // previous generations kept besides the current one
 )
 
-// KeyFile and RepoFile are published next to the packages.
-const (
-	KeyFile  = pgp.PublicFile
-	RepoFile = "keel.repo"
-)
+// KeyFile and RepoFile name the files published next to the packages for
+// clients of distribution name.
+func KeyFile(name string) string  { return "RPM-GPG-KEY-" + orKeel(name) }
+func RepoFile(name string) string { return orKeel(name) + ".repo" }
+
+func orKeel(name string) string {
+	if name == "" {
+		return "keel"
+	}
+	return name
+}
 
 type input struct {
 	src  string
@@ -564,13 +573,16 @@ func writeClientFiles(dir string, opt Options, pub []byte, stamp time.Time) erro
 		base = "file://" + dir
 	}
 	base = strings.TrimRight(base, "/")
-	id := opt.RepoID
-	if id == "" {
-		id = "keel"
+	id, title := orKeel(opt.Name), opt.Title
+	if title == "" {
+		title = "Keel Linux"
+		if opt.Name != "" {
+			title = opt.Name
+		}
 	}
-	repoFile := fmt.Sprintf("[%s]\nname=Keel Linux (%s)\nbaseurl=%s/\nenabled=1\ngpgcheck=1\nrepo_gpgcheck=1\ngpgkey=%s/%s\n",
-		id, id, base, base, KeyFile)
-	for name, data := range map[string][]byte{KeyFile: pub, RepoFile: []byte(repoFile)} {
+	repoFile := fmt.Sprintf("[%s]\nname=%s (%s)\nbaseurl=%s/\nenabled=1\ngpgcheck=1\nrepo_gpgcheck=1\ngpgkey=%s/%s\n",
+		id, title, id, base, base, KeyFile(id))
+	for name, data := range map[string][]byte{KeyFile(id): pub, RepoFile(id): []byte(repoFile)} {
 		p := filepath.Join(dir, name)
 		if old, err := os.ReadFile(p); err == nil && bytes.Equal(old, data) {
 			continue

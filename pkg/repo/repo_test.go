@@ -163,7 +163,7 @@ func dnf(t testing.TB, url, root string, args ...string) dnfResult {
 	for _, d := range []string{rd, filepath.Join(tmp, "log"), filepath.Join(tmp, "cache"), filepath.Join(tmp, "persist")} {
 		os.MkdirAll(d, 0o755)
 	}
-	repoFile := fmt.Sprintf("[keel]\nname=keel\nbaseurl=%s/\nenabled=1\ngpgcheck=1\nrepo_gpgcheck=1\ngpgkey=%s/%s\nmetadata_expire=0\n", url, url, KeyFile)
+	repoFile := fmt.Sprintf("[keel]\nname=keel\nbaseurl=%s/\nenabled=1\ngpgcheck=1\nrepo_gpgcheck=1\ngpgkey=%s/%s\nmetadata_expire=0\n", url, url, KeyFile(""))
 	os.WriteFile(filepath.Join(rd, "keel.repo"), []byte(repoFile), 0o644)
 	os.WriteFile(filepath.Join(tmp, "dnf.conf"), []byte("[main]\ngpgcheck=1\ninstall_weak_deps=False\nkeepcache=False\n"), 0o644)
 	os.WriteFile(filepath.Join(tmp, ".rpmmacros"), []byte("%_dbpath /usr/lib/sysimage/rpm\n"), 0o644)
@@ -199,7 +199,7 @@ func TestDNFInstallsFromServedRepo(t *testing.T) {
 	}
 	// Every published package passes rpm -K with the exported key.
 	db := t.TempDir()
-	if out, err := exec.Command("rpm", "--dbpath", db, "--import", filepath.Join(dir, KeyFile)).CombinedOutput(); err != nil {
+	if out, err := exec.Command("rpm", "--dbpath", db, "--import", filepath.Join(dir, KeyFile(""))).CombinedOutput(); err != nil {
 		t.Fatalf("rpm --import: %v\n%s", err, out)
 	}
 	published, _ := filepath.Glob(filepath.Join(dir, "Packages", "*", "*.rpm"))
@@ -493,7 +493,7 @@ func TestServe(t *testing.T) {
 	}{
 		{"/repodata/repomd.xml", nil, 200, "application/xml"},
 		{"/repodata/repomd.xml.asc", nil, 200, "application/pgp-signature"},
-		{"/" + KeyFile, nil, 200, "application/pgp-keys"},
+		{"/" + KeyFile(""), nil, 200, "application/pgp-keys"},
 		{"/" + rel, nil, 200, "application/x-rpm"},
 		{"/" + rel, []string{"Range", "bytes=0-3"}, 206, "application/x-rpm"},
 		{"/" + rel, []string{"If-Modified-Since", time.Unix(sde+10, 0).UTC().Format(http.TimeFormat)}, 304, ""},

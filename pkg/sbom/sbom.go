@@ -34,6 +34,9 @@ type Options struct {
 	Purl     scan.PurlOptions
 	Supplier string // "Keel Linux"
 	Tool     string // "keel-<version>"
+	// Namespace is the URI SPDX document namespaces start with (the
+	// distribution's home_url + /spdx); default https://keel-linux.io/spdx.
+	Namespace string
 	// Files adds per-file digests (image roots: hashed from the root).
 	Files bool
 }
@@ -97,7 +100,10 @@ func Generate(ctx context.Context, o Options) (*Result, error) {
 		entries = append(entries, e)
 	}
 	deps := dependencies(pkgs, o.Purl)
-	sd := spdx.Document{Name: o.Name, Namespace: "https://keel-linux.io/spdx", Created: o.Created, Creator: o.Tool}
+	if o.Namespace == "" {
+		o.Namespace = "https://keel-linux.io/spdx"
+	}
+	sd := spdx.Document{Name: o.Name, Namespace: o.Namespace, Created: o.Created, Creator: o.Tool}
 	cb := cyclonedx.BOM{Name: o.Name, Version: o.Version, Created: o.Created, Tool: "keel", ToolVer: strings.TrimPrefix(o.Tool, "keel-")}
 	for _, e := range entries {
 		p := e.pkg

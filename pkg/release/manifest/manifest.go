@@ -31,8 +31,9 @@ const (
 // Manifest is manifest.json: what a release is, and every file in it.
 type Manifest struct {
 	Distro      string            `json:"distro"`
-	Version     string            `json:"version"` // 1.0.YYYYMMDD
-	Date        string            `json:"date"`    // YYYY-MM-DD
+	PrettyName  string            `json:"pretty_name,omitempty"` // keel.yaml pretty_name: titles of notes and dashboard
+	Version     string            `json:"version"`               // 1.0.YYYYMMDD
+	Date        string            `json:"date"`                  // YYYY-MM-DD
 	Channel     string            `json:"channel"`
 	Security    bool              `json:"security,omitempty"`
 	Previous    string            `json:"previous,omitempty"`
@@ -112,9 +113,10 @@ type Kernel struct {
 	Package string            `json:"package"`
 	EVR     string            `json:"evr"`
 	Release string            `json:"uname_r"`
-	Config  string            `json:"config"` // path in the release directory
-	Policy  map[string]string `json:"policy"` // policy name -> "pass" | "N missing, M mismatched"
-	Parsed  kconfig.Config    `json:"-"`      // the config, when the cut has it in memory
+	Config  string            `json:"config"`                  // path in the release directory
+	Policy  map[string]string `json:"policy"`                  // policy name -> "pass" | "N missing, M mismatched"
+	Gating  string            `json:"gating_policy,omitempty"` // the policy of release.kernel_policy, which gates
+	Parsed  kconfig.Config    `json:"-"`                       // the config, when the cut has it in memory
 }
 
 // GateResult is one gate's verdict.
@@ -158,4 +160,12 @@ func (m *Manifest) Sort() {
 	})
 	sort.Slice(m.Kernels, func(i, j int) bool { return m.Kernels[i].Package < m.Kernels[j].Package })
 	sort.Slice(m.Artifacts, func(i, j int) bool { return m.Artifacts[i].Path < m.Artifacts[j].Path })
+}
+
+// Title is the distribution's human name: pretty_name, else its name.
+func (m *Manifest) Title() string {
+	if m.PrettyName != "" {
+		return m.PrettyName
+	}
+	return m.Distro
 }

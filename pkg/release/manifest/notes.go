@@ -12,6 +12,7 @@ import (
 
 // Notes is notes.json, the structured source of notes.md and index.html.
 type Notes struct {
+	Distro   string          `json:"distro"` // the distribution's human name (Manifest.Title)
 	Version  string          `json:"version"`
 	Previous string          `json:"previous,omitempty"`
 	Date     string          `json:"date"`
@@ -68,7 +69,7 @@ func Compare(prev, cur *Manifest) *Notes {
 // CompareDirs is Compare, reading kernel configs the manifests do not hold
 // in memory from the releases' (or snapshots') directories.
 func CompareDirs(prevDir string, prev *Manifest, curDir string, cur *Manifest) *Notes {
-	n := &Notes{Version: cur.Version, Date: cur.Date, Channel: cur.Channel, Security: cur.Security, Gates: cur.Gates,
+	n := &Notes{Distro: cur.Title(), Version: cur.Version, Date: cur.Date, Channel: cur.Channel, Security: cur.Security, Gates: cur.Gates,
 		Added: []PackageChange{}, Removed: []PackageChange{}, Updated: []PackageChange{}, Kernels: []KernelChange{}}
 	old := map[string]BinaryPackage{}
 	if prev != nil {

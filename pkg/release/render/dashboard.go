@@ -111,6 +111,7 @@ type dashRow struct {
 }
 
 type dashboard struct {
+	Title  string // the latest release's distribution
 	Rows   []dashRow
 	Charts []template.HTML
 	Latest string
@@ -119,12 +120,12 @@ type dashboard struct {
 
 var dashTmpl = sync.OnceValue(func() *template.Template {
 	return template.Must(template.New("dash").Parse(`<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Keel Linux releases</title>
+<html lang="en"><head><meta charset="utf-8"><title>{{.Title}} releases</title>
 <style>body{font:15px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1000px;color:#1b2733}
 table{border-collapse:collapse;width:100%;margin:.5em 0 1.5em}td,th{border-bottom:1px solid #d5dde5;padding:4px 8px;text-align:left}
 th{background:#eef3f7}.ok{color:#17803d}.bad{color:#b3261e}.tag{font-size:12px;border-radius:9px;padding:1px 7px;background:#ddf4ff;color:#0969da;margin-left:4px}
 .charts{display:grid;grid-template-columns:1fr;gap:12px}figure{margin:0}figcaption{font-weight:600;margin:.3em 0}.nodata{color:#57606a;font-style:italic}</style></head>
-<body><h1>Keel Linux releases</h1>
+<body><h1>{{.Title}} releases</h1>
 <p id="pointers">Latest: <b>{{.Latest}}</b>{{if .Stable}} · stable: <b>{{.Stable}}</b>{{end}}</p>
 <table id="releases"><tr><th>release</th><th>date</th><th>channel</th><th>packages</th><th>updated</th><th>open CVEs</th><th>gates</th></tr>
 {{range .Rows}}<tr class="release"><td><a href="{{.Version}}/index.html">{{.Version}}</a>{{if .Stable}}<span class="tag">stable</span>{{end}}{{if .Preview}}<span class="tag">preview</span>{{end}}{{if .Security}}<span class="tag">security</span>{{end}}</td>
@@ -191,7 +192,7 @@ func WriteDashboard(dir string) error {
 			sizes[name] = append(sizes[name], v)
 		}
 		d.Rows = append([]dashRow{row}, d.Rows...) // newest first
-		d.Latest = e.Version
+		d.Latest, d.Title = e.Version, m.Title()
 	}
 	var imgSeries []series
 	for i, n := range imageNames {

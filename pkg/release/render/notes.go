@@ -20,7 +20,7 @@ import (
 // Markdown renders notes.md.
 func Markdown(n *manifest.Notes) string {
 	var b strings.Builder
-	title := "Keel Linux " + n.Version
+	title := n.Distro + " " + n.Version
 	if n.Security {
 		title += " (security release)"
 	}
@@ -110,12 +110,12 @@ func orUnset(s string) string {
 // pageTmpl is parsed on first use, not at start-up of every keel command.
 var pageTmpl = sync.OnceValue(func() *template.Template {
 	return template.Must(template.New("page").Funcs(template.FuncMap{"size": humanSize}).Parse(`<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Keel Linux {{.Version}}</title>
+<html lang="en"><head><meta charset="utf-8"><title>{{.Distro}} {{.Version}}</title>
 <style>body{font:15px/1.45 system-ui,sans-serif;margin:2em auto;max-width:960px;color:#1b2733}
 table{border-collapse:collapse;width:100%;margin:.5em 0 1.5em}td,th{border-bottom:1px solid #d5dde5;padding:4px 8px;text-align:left}
 th{background:#eef3f7}.pass{color:#17803d}.fail{color:#b3261e}.skipped,.waived{color:#8a6d00}code{font-size:13px}</style></head>
 <body><p><a href="../index.html">All releases</a></p>
-<h1>Keel Linux {{.Version}}{{if .Security}} (security release){{end}}</h1>
+<h1>{{.Distro}} {{.Version}}{{if .Security}} (security release){{end}}</h1>
 <p id="overview">Released {{.Date}} on the <b>{{.Channel}}</b> channel{{if .Previous}}; changes since {{.Previous}}{{end}}.
 {{index .Counts "packages"}} packages: {{len .Added}} added, {{len .Updated}} updated, {{len .Removed}} removed.</p>
 {{if .Updated}}<h2>Updated</h2><table><tr><th>package</th><th>arch</th><th>old</th><th>new</th></tr>
