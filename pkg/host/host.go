@@ -18,12 +18,15 @@ type Tool struct {
 	For     string // what Keel uses it for
 	// Backports: the package comes from bookworm-backports.
 	Backports bool
+	// TestOnly: only Keel's own tests and benchmarks run it (cross-checks,
+	// anchor tools, a browser); building and shipping a distribution do not.
+	TestOnly bool
 }
 
 // Tools is everything Keel's pipelines and tests run.
 var Tools = []Tool{
 	{Name: "rpmbuild", Package: "rpm", For: "building packages"},
-	{Name: "rpmspec", Package: "rpm", For: "reading specs (oracle for the native reader)"},
+	{Name: "rpmspec", Package: "rpm", For: "reading specs (oracle for the native reader)", TestOnly: true},
 	{Name: "rpm", Package: "rpm", For: "signature checks, rpmdb queries in tests"},
 	{Name: "rpm2cpio", Package: "rpm2cpio", For: "unpacking build dependencies"},
 	{Name: "cpio", Package: "cpio", For: "unpacking build dependencies"},
@@ -40,39 +43,40 @@ var Tools = []Tool{
 	{Name: "file", Package: "file", For: "rpmbuild's file classifier"},
 	{Name: "depmod", Package: "kmod", For: "kernel module dependency data"},
 	{Name: "modprobe", Package: "kmod", For: "kernel module closures"},
-	{Name: "dnf", Package: "dnf", For: "the repository acceptance tests (real consumer)"},
-	{Name: "createrepo_c", Package: "createrepo-c", For: "the repository benchmark (anchor tool)"},
+	{Name: "dnf", Package: "dnf", For: "the repository acceptance tests (real consumer)", TestOnly: true},
+	{Name: "createrepo_c", Package: "createrepo-c", For: "the repository benchmark (anchor tool)", TestOnly: true},
 	{Name: "qemu-system-x86_64", Package: "qemu-system-x86", For: "boot tests"},
 	{Name: "qemu-img", Package: "qemu-utils", For: "qcow2 and VHD images"},
 	{Name: "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd", Package: "ovmf", For: "UEFI and Secure Boot under QEMU"},
-	{Name: "veritysetup", Package: "cryptsetup-bin", For: "dm-verity cross-checks"},
+	{Name: "veritysetup", Package: "cryptsetup-bin", For: "dm-verity cross-checks", TestOnly: true},
 	{Name: "mkfs.erofs", Package: "erofs-utils", For: "read-only root filesystems"},
 	{Name: "mksquashfs", Package: "squashfs-tools", For: "squashfs roots"},
 	{Name: "mkfs.ext4", Package: "e2fsprogs", For: "mutable root filesystems"},
 	{Name: "debugfs", Package: "e2fsprogs", For: "reproducible ext4 inode times"},
-	{Name: "skopeo", Package: "skopeo", For: "container image checks"},
-	{Name: "umoci", Package: "umoci", For: "container image checks"},
+	{Name: "skopeo", Package: "skopeo", For: "container image checks", TestOnly: true},
+	{Name: "umoci", Package: "umoci", For: "container image checks", TestOnly: true},
 	{Name: "/usr/lib/systemd/boot/efi/linuxx64.efi.stub", Package: "systemd-boot-efi", For: "Unified Kernel Images"},
 	{Name: "sbsign", Package: "sbsigntool", For: "Secure Boot signing"},
 	{Name: "objcopy", Package: "binutils", For: "Unified Kernel Images"},
 	{Name: "mkfs.vfat", Package: "dosfstools", For: "EFI system partitions"},
 	{Name: "mcopy", Package: "mtools", For: "EFI system partitions"},
-	{Name: "sgdisk", Package: "gdisk", For: "GPT checks"},
-	{Name: "oscap", Package: "openscap-scanner", For: "OVAL cross-checks"},
-	{Name: "/usr/bin/busybox", Package: "busybox-static", For: "tiny test roots in the boot tests"},
-	{Name: "chromium", Package: "chromium", For: "rendering the release dashboard in tests (a person's view)"},
-	{Name: "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", Package: "fonts-dejavu-core", For: "legible dashboard screenshots"},
-	{Name: "bc", Package: "bc", For: "benchmark scripts"},
-	{Name: "perf", Package: "linux-perf", For: "CPU time in benchmark scripts (task-clock)"},
-	{Name: "faketime", Package: "faketime", For: "time-shifted tests"},
+	{Name: "sgdisk", Package: "gdisk", For: "GPT checks", TestOnly: true},
+	{Name: "oscap", Package: "openscap-scanner", For: "OVAL cross-checks", TestOnly: true},
+	{Name: "/usr/bin/busybox", Package: "busybox-static", For: "tiny test roots in the boot tests", TestOnly: true},
+	{Name: "chromium", Package: "chromium", For: "rendering the release dashboard in tests (a person's view)", TestOnly: true},
+	{Name: "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", Package: "fonts-dejavu-core", For: "legible dashboard screenshots", TestOnly: true},
+	{Name: "bc", Package: "bc", For: "benchmark scripts", TestOnly: true},
+	{Name: "perf", Package: "linux-perf", For: "CPU time in benchmark scripts (task-clock)", TestOnly: true},
+	{Name: "faketime", Package: "faketime", For: "time-shifted tests", TestOnly: true},
 	{Name: "virt-fw-vars", Package: "python3-virt-firmware", For: "enrolling Secure Boot keys", Backports: true},
 }
 
-// Missing returns the tools not present on this machine.
-func Missing() []Tool {
+// Missing returns the tools not present on this machine; required selects
+// the ones a distribution build needs, else the test-only ones.
+func Missing(required bool) []Tool {
 	var out []Tool
 	for _, t := range Tools {
-		if !Present(t) {
+		if t.TestOnly != required && !Present(t) {
 			out = append(out, t)
 		}
 	}
@@ -106,8 +110,14 @@ func Packages(backports bool) []string {
 	return out
 }
 
-// InstallCommand is what to run to get the missing tools.
+// InstallCommand is what to run to get the missing tools, with the host's
+// package manager (the names are Debian's: on another distribution they
+// may differ, and the command says so).
 func InstallCommand(missing []Tool) string {
+	return installCommand(missing, PackageManager())
+}
+
+func installCommand(missing []Tool, pm string) string {
 	var main, bpo []string
 	seen := map[string]bool{}
 	for _, t := range missing {
@@ -123,7 +133,12 @@ func InstallCommand(missing []Tool) string {
 	}
 	var cmds []string
 	if len(main) > 0 {
-		cmds = append(cmds, "apt-get install -y --no-install-recommends "+strings.Join(main, " "))
+		switch pm {
+		case "apt-get", "":
+			cmds = append(cmds, "apt-get install -y --no-install-recommends "+strings.Join(main, " "))
+		default:
+			cmds = append(cmds, pm+" install "+strings.Join(main, " ")+" (Debian's package names; "+pm+"'s may differ)")
+		}
 	}
 	if len(bpo) > 0 {
 		cmds = append(cmds, "scripts/setup (bookworm-backports: "+strings.Join(bpo, " ")+")")
