@@ -6,7 +6,10 @@ BIN     := bin/keel
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all setup build demo test test-short bench fuzz clean
+PREFIX  ?= /usr/local
+DESTDIR ?=
+
+.PHONY: all setup build demo test test-short bench fuzz clean docs install
 
 all: build
 
@@ -35,6 +38,22 @@ bench: setup build
 # Run every fuzz target briefly (FUZZTIME=30s make fuzz for longer).
 fuzz:
 	@scripts/fuzz $${FUZZTIME:-10s}
+
+# The CLI reference (docs/cli/*.md) and man pages (docs/man/*.1), generated
+# from the commands; cmd/keel's TestCLIDocs fails when they are out of date.
+docs:
+	$(GO) test ./cmd/keel -run '^TestCLIDocs$$' -count=1 -args -update
+
+# bin/keel, the man pages and shell completions under $(DESTDIR)$(PREFIX).
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/keel
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0644 docs/man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions \
+		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	$(BIN) completion bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/keel
+	$(BIN) completion zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_keel
+	$(BIN) completion fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/keel.fish
 
 clean:
 	rm -rf bin out

@@ -90,6 +90,7 @@ binary.`,
 		newVersionCmd(a),
 	)
 	usageOnArgErrors(root)
+	attachCompletions(a, root)
 	return root
 }
 
