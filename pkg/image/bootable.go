@@ -348,7 +348,7 @@ func writeBootable(ctx context.Context, d *Definition, opt Options, r *os.Root, 
 	}
 	log.Info("writing the initramfs and UKI", "kernel", release)
 	if err := initramfs.WriteFile(ctx, initramfs.Options{Init: initBin, ModulesDir: modDir, ModulesFS: r.FS(), Modules: modules,
-		VerityKeys: verityKeys, Files: extra, SourceDateEpoch: sde, Compression: "zstd"}, initrd); err != nil {
+		VerityKeys: verityKeys, Files: extra, SourceDateEpoch: sde, Compression: "zstd", Release: osRelease}, initrd); err != nil {
 		return fmt.Errorf("initramfs: %w", err)
 	}
 	efi := filepath.Join(work, "keel.efi")

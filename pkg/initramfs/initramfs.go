@@ -55,6 +55,10 @@ type Options struct {
 	VerityKeys [][]byte
 	// Files are extra files.
 	Files []File
+	// Release is /etc/initrd-release (os-release(5) format): the image's
+	// own os-release, so the initramfs names its distribution. Empty: a
+	// generic one.
+	Release []byte
 	// SourceDateEpoch is every entry's mtime.
 	SourceDateEpoch int64
 	// Compression is "" (none) or "zstd". A UKI wants zstd: firmware reads
@@ -146,7 +150,11 @@ func build(ctx context.Context, o Options, w io.Writer) error {
 	if err := add("/init", cpio.TypeReg|0o755, nil, o.Init, hostFS{}); err != nil {
 		return err
 	}
-	if err := add("/etc/initrd-release", cpio.TypeReg|0o644, []byte("NAME=\"Keel Linux initramfs\"\nID=keel\n"), "", nil); err != nil {
+	release := o.Release
+	if len(release) == 0 {
+		release = []byte("NAME=\"initramfs\"\nID=initramfs\n")
+	}
+	if err := add("/etc/initrd-release", cpio.TypeReg|0o644, release, "", nil); err != nil {
 		return err
 	}
 	for _, d := range []string{"/dev", "/proc", "/sys", "/run", "/tmp", "/sysroot"} {
