@@ -336,6 +336,8 @@ func describe(err error) errorReport {
 	if rep.Hint == "" {
 		if m := hintRE.FindStringSubmatch(msg); m != nil {
 			rep.Hint = m[1] + m[2]
+		} else if i := strings.LastIndex(msg, "did you mean "); i >= 0 && strings.HasSuffix(msg, "?") {
+			rep.Hint = msg[i:]
 		}
 	}
 	return rep

@@ -32,6 +32,14 @@ package manager. Exit status 2 when a required tool or check fails.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out := cmd.OutOrStdout()
 			if packages {
+				if a.json {
+					for _, p := range host.Packages(backports) {
+						if err := emit(out, map[string]string{"package": p}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}
 				fmt.Fprintln(out, strings.Join(host.Packages(backports), "\n"))
 				return nil
 			}

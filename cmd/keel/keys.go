@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/hex"
 	"fmt"
 
@@ -102,6 +103,13 @@ func newKeysExportCmd(a *app) *cobra.Command {
 			k, err := distro.KeysAt(dir).Signing()
 			if err != nil {
 				return fmt.Errorf("keys export: %w", err)
+			}
+			if a.json {
+				var pub bytes.Buffer
+				if err := k.WritePublic(&pub); err != nil {
+					return err
+				}
+				return emit(cmd.OutOrStdout(), map[string]string{"fingerprint": k.Fingerprint(), "public_key": pub.String()})
 			}
 			return k.WritePublic(cmd.OutOrStdout())
 		},

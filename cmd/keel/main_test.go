@@ -212,7 +212,7 @@ func TestBootRefusesNonDisk(t *testing.T) {
 
 // --json output is JSON lines: every line of stdout one object.
 func TestJSONLines(t *testing.T) {
-	for _, args := range [][]string{{"specs"}, {"graph"}, {"image", "list"}, {"advisories", "list"}, {"version"}} {
+	for _, args := range [][]string{{"specs"}, {"graph"}, {"image", "list"}, {"advisories", "list"}, {"version"}, {"doctor", "--packages"}} {
 		out, stderr, code := keel(t, context.Background(), append([]string{"--json", "--cache", t.TempDir()}, args...)...)
 		if code != 0 {
 			t.Fatalf("keel --json %v: exit %d: %s", args, code, stderr)
@@ -285,6 +285,7 @@ func TestDescribe(t *testing.T) {
 		{"image vm: /d/images/vm.yaml: no such definition", errorReport{File: "/d/images/vm.yaml"}},
 		{"signing key in /k/secret.asc: missing (run `keel keys init` or pass --keys DIR)", errorReport{File: "/k/secret.asc", Hint: "run `keel keys init` or pass --keys DIR"}},
 		{"3 specs failed", errorReport{}},
+		{"/d/images/i.yaml:3: unknown key `pakages` at the top level; did you mean `packages`?", errorReport{File: "/d/images/i.yaml", Line: 3, Hint: "did you mean `packages`?"}},
 		{"/x: not a distribution tree (no keel.yaml); pass --distro DIR", errorReport{File: "/x", Hint: "pass --distro DIR"}},
 	} {
 		got := describe(errString(tc.msg))
