@@ -26,7 +26,7 @@ func TestContextConventions(t *testing.T) {
 	}
 	// Publisher names from keel.yaml.
 	want := Publisher{Name: "Keel Linux", Vendor: "Keel Linux Project", Namespace: "https://keel-linux.invalid",
-		OVALNamespace: "invalid.keel-linux", Platform: "Keel Linux 1.0", PurlNamespace: "keel", PurlDistro: "keel-1.0",
+		OVALNamespace: "invalid.keel-linux", Platform: "Keel Linux 1.0", PurlNamespace: "keel", PurlDistro: "keel-1.0", Ecosystem: "Keel Linux:1.0",
 		Email: "security@keel-linux.invalid"}
 	if got := d.Publisher(); got != want {
 		t.Errorf("Publisher = %+v\nwant        %+v", got, want)
