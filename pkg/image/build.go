@@ -163,7 +163,7 @@ func Build(ctx context.Context, opt Options) (*Result, error) {
 	if opt.Definition == nil {
 		return nil, errors.New("image build: no definition")
 	}
-	step := logctx.StartStep(ctx, "image", opt.Definition.Name, "composing", "kind", opt.Definition.Kind)
+	step := logctx.StartStep(ctx, "image", opt.Definition.Name, "composing", "image_kind", opt.Definition.Kind)
 	res, err := build(step.Context(ctx), opt)
 	if err != nil {
 		step.Fail(err)

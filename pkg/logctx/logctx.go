@@ -72,7 +72,8 @@ type Step struct {
 }
 
 // StartStep logs that the step name of the given kind started; args add
-// detail (e.g. LogKey and the log's path).
+// detail (e.g. LogKey and the log's path) and must not reuse StepKey or
+// KindKey: the step is known by those two.
 func StartStep(ctx context.Context, kind, name, msg string, args ...any) *Step {
 	l := FromContext(ctx).With(StepKey, name, KindKey, kind)
 	l.Info(msg, append([]any{StateKey, Start}, args...)...)

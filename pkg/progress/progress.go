@@ -347,8 +347,13 @@ func clock(d time.Duration) string {
 var spinner = []rune("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏")
 
 // live is the bottom of a terminal: one line per running step, then a bar
-// per planned kind still under way.
+// per planned kind still under way. With nothing running it is empty, so
+// the view is gone before the command prints its results (on stdout, which
+// the view's cursor movements on stderr cannot account for).
 func (s *state) live(now time.Time) []string {
+	if len(s.running) == 0 {
+		return nil
+	}
 	var out []string
 	const most = 8
 	for i, r := range s.running {

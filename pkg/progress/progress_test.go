@@ -106,13 +106,23 @@ func TestTerminalDrawsRunningStepsAndBar(t *testing.T) {
 		t.Errorf("detail not shown beside the step:\n%s", scr.text())
 	}
 	ossl.Fail(errors.New("rpmbuild: exit 1\nsee log"))
+	// Nothing runs: the live view is gone already, before Close, so what
+	// the command prints next (on stdout) is not erased by it.
+	got = scr.text()
+	if strings.Contains(got, "building") || strings.Contains(got, "packages") {
+		t.Errorf("live view left behind when nothing runs:\n%s", got)
+	}
+	scr.Write([]byte("3 built in 9.7s\n"))
 	h.Close()
+	if !strings.HasSuffix(scr.text(), "3 built in 9.7s") {
+		t.Errorf("close erased the command's own output:\n%s", scr.text())
+	}
 	got = scr.text()
 	lines := scr.lines
 	if strings.Contains(got, "building") || strings.Contains(got, "packages") {
 		t.Errorf("live view left behind after close:\n%s", got)
 	}
-	if n := len(lines); n < 2 || lines[n-2] != "    rpmbuild: exit 1" || lines[n-1] != "    see log" {
+	if n := len(lines); n < 3 || lines[n-3] != "    rpmbuild: exit 1" || lines[n-2] != "    see log" {
 		t.Errorf("failure not printed with its error indented:\n%s", got)
 	}
 }
