@@ -584,11 +584,14 @@ func Install(ctx context.Context, d *Definition, pkgs []*resolve.Package, root s
 	if err := plan.run(ctx, r, root); err != nil {
 		return nil, err
 	}
-	// A scriptlet may have planted links too.
-	if err := checkClosed(r, own); err != nil {
-		return nil, err
+	// A sandboxed scriptlet may have planted links too (ldconfig's are
+	// sonames beside their libraries).
+	if len(plan.sandboxed) > 0 {
+		if err := checkClosed(r, own); err != nil {
+			return nil, err
+		}
 	}
-	if d.WantRPMDB() {
+	if d.WantRPMDB() && len(plan.sandboxed) > 0 {
 		if err := refuseLinks(r, own, rpmdb.Path, "the rpm database (a scriptlet replaced it)", false); err != nil {
 			return nil, err
 		}
