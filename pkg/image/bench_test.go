@@ -54,13 +54,34 @@ func BenchmarkCompose(b *testing.B) {
 	if err := resolvetest.WriteRepo(repo, benchSpecs()); err != nil {
 		b.Fatal(err)
 	}
+	benchCompose(b, repo, Options{AllowUnsigned: true})
+}
+
+// BenchmarkComposeSigned is BenchmarkCompose with every signature checked
+// (repomd.xml, each package header) against a trusted key.
+func BenchmarkComposeSigned(b *testing.B) {
+	src := b.TempDir()
+	var rpms []string
+	for _, s := range benchSpecs() {
+		p, err := resolvetest.WriteRPM(src, s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rpms = append(rpms, p)
+	}
+	benchCompose(b, signedRepo(b, testKey(), rpms), Options{Trusted: testKeyring()})
+}
+
+func benchCompose(b *testing.B, repo string, opt Options) {
 	d, err := Parse("bench.yaml", []byte(benchYAML))
 	if err != nil {
 		b.Fatal(err)
 	}
 	for i := 0; b.Loop(); i++ {
 		out := filepath.Join(b.TempDir(), fmt.Sprint(i))
-		res, err := Build(context.Background(), Options{Definition: d, Repos: []string{repo}, Out: out, SourceDateEpoch: sde, RootOnly: true, AllowUnsigned: true})
+		o := opt
+		o.Definition, o.Repos, o.Out, o.SourceDateEpoch, o.RootOnly = d, []string{repo}, out, sde, true
+		res, err := Build(context.Background(), o)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -49,7 +49,7 @@ var testKey = sync.OnceValue(func() *pgp.Key {
 func testKeyring() *pgp.Keyring { return testKey().Keyring() }
 
 // signedRepo publishes rpms into a new repository signed with key.
-func signedRepo(t *testing.T, key *pgp.Key, rpms []string) string {
+func signedRepo(t testing.TB, key *pgp.Key, rpms []string) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "repo")
 	if _, err := repo.Publish(context.Background(), repo.Options{Dir: dir, Packages: rpms, Key: key, SourceDateEpoch: sde}); err != nil {
