@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/keel-linux/keel/pkg/atomicfile"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -16,7 +17,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/renameio/v2"
 	"github.com/keel-linux/keel/pkg/osv"
 )
 
@@ -115,12 +115,12 @@ func (s Store) Write(a *Advisory) error {
 }
 
 // WriteFileAtomic writes through a temp file in the same directory, fsyncs
-// and renames (renameio), so readers never see half a file.
+// and renames (pkg/atomicfile), so readers never see half a file.
 func WriteFileAtomic(p string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	if err := renameio.WriteFile(p, data, 0o644); err != nil {
+	if err := atomicfile.WriteFile(p, data, 0o644); err != nil {
 		return fmt.Errorf("writing %s: %w", p, err)
 	}
 	return nil

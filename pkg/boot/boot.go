@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/keel-linux/keel/pkg/atomicfile"
 	"io"
 	"os"
 	"os/exec"
@@ -19,7 +20,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/renameio/v2"
 	"github.com/keel-linux/keel/pkg/bzimage"
 )
 
@@ -192,10 +192,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	werr := cmd.Wait()
 	res.Duration = time.Since(start)
 	if o.SaveVars != "" {
-		// The NVRAM as the firmware left it; renameio: temp, fsync, rename.
+		// The NVRAM as the firmware left it; atomicfile: temp, fsync, rename.
 		b, err := os.ReadFile(varsCopy)
 		if err == nil {
-			err = renameio.WriteFile(o.SaveVars, b, 0o600)
+			err = atomicfile.WriteFile(o.SaveVars, b, 0o600)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("boot: saving OVMF vars: %w", err)

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/keel-linux/keel/pkg/atomicfile"
 	"io"
 	"os"
 	"os/exec"
@@ -504,13 +505,13 @@ func (b *Builder) rpmbuild(ctx context.Context, s *Spec, key string, depRPMs []s
 		return herr
 	}
 	logf.Sync()
-	if err := copyFile(logPath, filepath.Join(tmp, "build.log")); err != nil {
+	if err := atomicfile.Copy(logPath, filepath.Join(tmp, "build.log")); err != nil {
 		return err
 	}
 	if err := writeJSON(filepath.Join(tmp, "meta.json"), m); err != nil {
 		return err
 	}
-	if err := syncDir(tmp); err != nil {
+	if err := atomicfile.SyncTree(tmp); err != nil {
 		return err
 	}
 	final := b.entryDir(key)
@@ -575,41 +576,6 @@ func writeJSON(path string, v any) error {
 		return err
 	}
 	return f.Close()
-}
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	if err := out.Sync(); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
-}
-
-func syncDir(dir string) error {
-	return filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
-		if err != nil || !info.IsDir() {
-			return err
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		return f.Sync()
-	})
 }
 
 // lockFile takes an exclusive flock; a second keel build on the same cache
@@ -698,7 +664,7 @@ func linkOrCopy(src, dst string) error {
 	if err := os.Link(src, dst); err == nil {
 		return nil
 	}
-	return copyFile(src, dst)
+	return atomicfile.Copy(src, dst)
 }
 
 // rpmArch takes the arch from name-version-release.arch.rpm.

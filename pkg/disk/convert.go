@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"github.com/keel-linux/keel/pkg/atomicfile"
 	"os"
 	"os/exec"
 	"time"
@@ -41,7 +42,7 @@ func Convert(ctx context.Context, raw, out string, f Format, seed string, epoch 
 	default:
 		return fmt.Errorf("disk: unknown format %q (want raw, qcow2 or vhd)", f)
 	}
-	return writeAtomic(out, func(tmp *os.File) error {
+	return atomicfile.Write(out, 0o644, func(tmp *os.File) error {
 		cmd := exec.CommandContext(ctx, "qemu-img", append(args, tmp.Name())...)
 		if o, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("disk: qemu-img %s: %v: %s", f, err, bytes.TrimSpace(o))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/keel-linux/keel/pkg/atomicfile"
 	"os"
 	"os/exec"
 	"path"
@@ -58,7 +59,7 @@ func BuildESP(ctx context.Context, o ESPOptions) error {
 		}
 		return nil
 	}
-	return writeAtomic(o.Out, func(f *os.File) error {
+	return atomicfile.Write(o.Out, 0o644, func(f *os.File) error {
 		if err := f.Truncate(size); err != nil {
 			return err
 		}

@@ -12,13 +12,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/keel-linux/keel/pkg/atomicfile"
 	"hash/crc32"
 	"io"
 	"os"
 	"strings"
 	"unicode/utf16"
-
-	"github.com/google/renameio/v2"
 )
 
 const (
@@ -192,7 +191,7 @@ func Build(ctx context.Context, o Options) (*Layout, error) {
 	if o.Out == "" {
 		return nil, errors.New("disk: no output path")
 	}
-	err = writeAtomic(o.Out, func(f *os.File) error {
+	err = atomicfile.Write(o.Out, 0o644, func(f *os.File) error {
 		if err := f.Truncate(l.Size); err != nil {
 			return err
 		}
@@ -294,18 +293,4 @@ func (l *Layout) gpt() (primary, backup []byte) {
 	primary = append(header(1, lastLBA, 2), ents...)
 	backup = append(append([]byte{}, ents...), header(lastLBA, 1, lastLBA-entSectors)...)
 	return primary, backup
-}
-
-// writeAtomic fills a temp file next to dst, fsyncs it and renames it over
-// dst; on error nothing is left behind.
-func writeAtomic(dst string, fill func(*os.File) error) error {
-	pf, err := renameio.NewPendingFile(dst, renameio.WithStaticPermissions(0o644))
-	if err != nil {
-		return err
-	}
-	defer pf.Cleanup() // no-op once replaced
-	if err := fill(pf.File); err != nil {
-		return err
-	}
-	return pf.CloseAtomicallyReplace()
 }

@@ -66,18 +66,18 @@ type Options struct {
 // Manifest describes a built image: what it contains and what was written.
 // Scanners read "packages" (name, epoch, version, release, arch, source).
 type Manifest struct {
-	Image           string            `json:"image"`
-	Arch            string            `json:"arch"`
-	SourceDateEpoch int64             `json:"source_date_epoch"`
+	Image           string `json:"image"`
+	Arch            string `json:"arch"`
+	SourceDateEpoch int64  `json:"source_date_epoch"`
 	// TrustedKeys are the fingerprints repomd.xml and every package were
 	// verified against; AllowUnsigned records that nothing was.
-	TrustedKeys   []string `json:"trusted_keys,omitempty"`
-	AllowUnsigned bool     `json:"allow_unsigned,omitempty"`
-	Packages        []ManifestPackage `json:"packages"`
-	Files           int               `json:"files"` // entries in the root filesystem
-	Size            int64             `json:"size"`  // bytes of regular files
-	Outputs         []OutputInfo      `json:"outputs"`
-	Boot            *BootInfo         `json:"boot,omitempty"` // bootable images
+	TrustedKeys   []string          `json:"trusted_keys,omitempty"`
+	AllowUnsigned bool              `json:"allow_unsigned,omitempty"`
+	Packages      []ManifestPackage `json:"packages"`
+	Files         int               `json:"files"` // entries in the root filesystem
+	Size          int64             `json:"size"`  // bytes of regular files
+	Outputs       []OutputInfo      `json:"outputs"`
+	Boot          *BootInfo         `json:"boot,omitempty"` // bootable images
 }
 
 // PackageNames lists the installed packages' names, in manifest order.

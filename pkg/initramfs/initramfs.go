@@ -17,6 +17,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/keel-linux/keel/pkg/atomicfile"
 	"io"
 	"io/fs"
 	"os"
@@ -25,7 +26,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/google/renameio/v2"
 	"github.com/keel-linux/keel/pkg/cpio"
 	"github.com/klauspost/compress/zstd"
 )
@@ -252,7 +252,7 @@ func build(ctx context.Context, o Options, w io.Writer) error {
 			return fmt.Errorf("initramfs: %w", err)
 		}
 		if e.source != "" {
-			if err := copyFile(cw, e.fsys, e.source, e.hdr.Size); err != nil {
+			if err := copyInto(cw, e.fsys, e.source, e.hdr.Size); err != nil {
 				return fmt.Errorf("initramfs: %s: %w", p, err)
 			}
 		} else if _, err := cw.Write(e.data); err != nil {
@@ -262,7 +262,8 @@ func build(ctx context.Context, o Options, w io.Writer) error {
 	return cw.Close()
 }
 
-func copyFile(w io.Writer, fsys fs.FS, src string, size int64) error {
+// copyInto copies src, which must still be size bytes long, to w.
+func copyInto(w io.Writer, fsys fs.FS, src string, size int64) error {
 	f, err := fsys.Open(src)
 	if err != nil {
 		return err
@@ -277,17 +278,5 @@ func copyFile(w io.Writer, fsys fs.FS, src string, size int64) error {
 
 // WriteFile builds the archive into path atomically (temp file, fsync, rename).
 func WriteFile(ctx context.Context, o Options, dst string) error {
-	return writeAtomic(dst, func(w io.Writer) error { return Build(ctx, o, w) })
-}
-
-func writeAtomic(dst string, fill func(io.Writer) error) error {
-	pf, err := renameio.NewPendingFile(dst, renameio.WithStaticPermissions(0o644))
-	if err != nil {
-		return err
-	}
-	defer pf.Cleanup() // no-op once replaced
-	if err := fill(pf); err != nil {
-		return err
-	}
-	return pf.CloseAtomicallyReplace()
+	return atomicfile.Write(dst, 0o644, func(f *os.File) error { return Build(ctx, o, f) })
 }

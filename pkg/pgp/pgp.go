@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/keel-linux/keel/pkg/atomicfile"
 	"io"
 	"os"
 	"path/filepath"
@@ -24,7 +25,6 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/eddsa"
 	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
-	"github.com/google/renameio/v2"
 )
 
 // File names inside a key directory.
@@ -116,7 +116,7 @@ func InitDir(dir, name, email string, created time.Time, force bool) (*Key, bool
 		{PublicFile, pub.Bytes(), 0o644},
 		{RawPubFile, []byte(hex.EncodeToString(k.Ed25519PublicKey()) + "\n"), 0o644},
 	} {
-		if err := writeFileAtomic(filepath.Join(dir, f.name), f.data, f.mode); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(dir, f.name), f.data, f.mode); err != nil {
 			return nil, false, err
 		}
 	}
@@ -317,10 +317,6 @@ func (kr *Keyring) Verify(message io.Reader, sig []byte) (string, error) {
 		return "", fmt.Errorf("bad signature by key %s: %v", signer(sig), oneLine(err))
 	}
 	return strings.ToUpper(hex.EncodeToString(ent.PrimaryKey.Fingerprint)), nil
-}
-
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	return renameio.WriteFile(path, data, mode)
 }
 
 // oneLine is the library's message without its "openpgp: " prefix or line breaks.

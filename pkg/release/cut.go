@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/keel-linux/keel/pkg/atomicfile"
 	"github.com/keel-linux/keel/pkg/release/manifest"
 	"github.com/keel-linux/keel/pkg/release/render"
 	"io/fs"
@@ -244,7 +245,7 @@ func Cut(ctx context.Context, opt Options) (_ *Result, err error) {
 	for _, p := range bres.Packages {
 		if p.Hardening != "" {
 			_ = os.MkdirAll(filepath.Join(tmp, manifest.ReportsDir, "hardening"), 0o755)
-			if err := copyFile(p.Hardening, filepath.Join(tmp, manifest.ReportsDir, "hardening", p.Name+".json")); err != nil {
+			if err := atomicfile.Copy(p.Hardening, filepath.Join(tmp, manifest.ReportsDir, "hardening", p.Name+".json")); err != nil {
 				return nil, err
 			}
 		}
@@ -288,7 +289,7 @@ func Cut(ctx context.Context, opt Options) (_ *Result, err error) {
 	done("signed", "artifacts", len(m.Artifacts))
 
 	// 8. Commit: rename into place, then the index.
-	if err := syncTree(tmp); err != nil {
+	if err := atomicfile.SyncTree(tmp); err != nil {
 		return nil, err
 	}
 	if err := os.Rename(tmp, final); err != nil {
@@ -447,28 +448,6 @@ func signFile(k *pgp.Key, path, sigPath string, t time.Time) error {
 		return err
 	}
 	return os.WriteFile(sigPath, sig, 0o644)
-}
-
-func copyFile(src, dst string) error {
-	data, err := os.ReadFile(src)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(dst, data, 0o644)
-}
-
-func syncTree(dir string) error {
-	return filepath.WalkDir(dir, func(p string, de fs.DirEntry, err error) error {
-		if err != nil || de.Type()&fs.ModeSymlink != 0 {
-			return err
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		return f.Sync()
-	})
 }
 
 // sortedKeys of a string map.

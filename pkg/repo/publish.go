@@ -23,6 +23,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/keel-linux/keel/pkg/atomicfile"
 	"io"
 	"os"
 	"path"
@@ -542,7 +543,7 @@ func swapLink(dir, target string) error {
 	if err := os.Rename(tmp, link); err != nil {
 		return fmt.Errorf("publish: swapping repodata: %w", err)
 	}
-	return syncDir(dir)
+	return atomicfile.SyncDir(dir)
 }
 
 // prune removes generations other than the current and the previous one.
@@ -594,50 +595,17 @@ func writeClientFiles(dir string, opt Options, pub []byte, stamp time.Time) erro
 	return nil
 }
 
-// writeAtomic writes data to path via a synced temp file and a rename.
+// writeAtomic replaces p with data, dated mtime (reproducible client files).
 func writeAtomic(p string, data []byte, mtime time.Time) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(p), ".tmp-"+filepath.Base(p)+"-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chtimes(tmp.Name(), mtime, mtime); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), p); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(p))
-}
-
-func syncDir(d string) error {
-	f, err := os.Open(d)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("sync %s: %w", d, err)
-	}
-	return nil
+	return atomicfile.Write(p, 0o644, func(f *os.File) error {
+		if _, err := f.Write(data); err != nil {
+			return err
+		}
+		return os.Chtimes(f.Name(), mtime, mtime)
+	})
 }
 
 // sameHeader reports whether the package at p has exactly in's main header

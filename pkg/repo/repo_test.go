@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/keel-linux/keel/internal/testenv"
 	"github.com/keel-linux/keel/pkg/pgp"
 	"github.com/keel-linux/keel/pkg/repodata"
@@ -341,7 +340,7 @@ func TestRefusals(t *testing.T) {
 			b, _ := os.ReadFile(p)
 			os.Remove(p) // hard links: write a new inode, not through the old one
 			os.WriteFile(p, bytes.Replace(b, []byte("<revision>"), []byte("<revision>6"), 1), 0o644)
-		}, "bad signature by key "+key.Fingerprint(), []string{"repomd.xml GPG signature verification error"}},
+		}, "bad signature by key " + key.Fingerprint(), []string{"repomd.xml GPG signature verification error"}},
 		{"wrong-key-metadata", func(t *testing.T, dir string) {
 			publish(t, dir, key, rpms["1.0"]...)
 			p := filepath.Join(dir, "repodata", "repomd.xml")
@@ -349,7 +348,7 @@ func TestRefusals(t *testing.T) {
 			sig, _ := other.SignArmored(bytes.NewReader(b), time.Unix(sde, 0))
 			os.Remove(p + ".asc")
 			os.WriteFile(p+".asc", sig, 0o644)
-		}, "signed by key "+other.Fingerprint()+", which is not trusted (trusted: "+key.Fingerprint(), []string{"repomd.xml GPG signature verification error"}},
+		}, "signed by key " + other.Fingerprint() + ", which is not trusted (trusted: " + key.Fingerprint(), []string{"repomd.xml GPG signature verification error"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()

@@ -11,7 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"github.com/keel-linux/keel/pkg/atomicfile"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -161,7 +161,7 @@ func ReadRPMDB(ctx context.Context, root string) ([]Package, error) {
 		}
 		defer os.RemoveAll(tmp)
 		for _, suffix := range []string{"", "-wal"} {
-			if err := copyFile(p+suffix, filepath.Join(tmp, "rpmdb.sqlite"+suffix)); err != nil {
+			if err := atomicfile.Copy(p+suffix, filepath.Join(tmp, "rpmdb.sqlite"+suffix)); err != nil {
 				return nil, fmt.Errorf("copying %s: %w", p+suffix, err)
 			}
 		}
@@ -337,23 +337,6 @@ func ReadInput(ctx context.Context, kind string, paths []string) ([]Package, []s
 	}
 	sortPackages(out)
 	return out, notes, nil
-}
-
-func copyFile(from, to string) error {
-	in, err := os.Open(from)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.Create(to)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 func sortPackages(ps []Package) {

@@ -25,13 +25,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/keel-linux/keel/pkg/atomicfile"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
-
-	"github.com/google/renameio/v2"
 )
 
 // Component types.
@@ -117,7 +116,7 @@ func (m *Manifest) Save() error {
 	if err != nil {
 		return err
 	}
-	return renameio.WriteFile(m.path, append(data, '\n'), 0o644)
+	return atomicfile.WriteFile(m.path, append(data, '\n'), 0o644)
 }
 
 // Files lists the pinned and local-origin files, sorted.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/keel-linux/keel/pkg/atomicfile"
 	"io"
 	"io/fs"
 	"net/http"
@@ -47,7 +48,7 @@ func (f *Fetcher) Stage(ctx context.Context, pkg, specDir string, m *Manifest, d
 			}
 			return fmt.Errorf("%s: %s: only regular files may sit beside a spec", pkg, filepath.Join(specDir, n))
 		}
-		if err := copyFile(filepath.Join(specDir, n), filepath.Join(dest, n)); err != nil {
+		if err := atomicfile.Copy(filepath.Join(specDir, n), filepath.Join(dest, n)); err != nil {
 			return err
 		}
 	}
@@ -68,28 +69,7 @@ func linkOrCopy(src, dst string) error {
 	if err := os.Link(src, dst); err == nil {
 		return nil
 	}
-	return copyFile(src, dst)
-}
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	st, err := in.Stat()
-	if err != nil {
-		return err
-	}
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, st.Mode().Perm())
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
+	return atomicfile.Copy(src, dst)
 }
 
 // PinChange is one file whose pin `Pin` rewrote (or would rewrite).

@@ -9,13 +9,12 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/keel-linux/keel/pkg/atomicfile"
 	"io/fs"
 	"math/big"
 	"os"
 	"path/filepath"
 	"time"
-
-	"github.com/google/renameio/v2"
 )
 
 // Secure Boot signing key files, kept beside the distribution's OpenPGP key.
@@ -62,10 +61,10 @@ func InitSigningKey(dir, commonName string, notBefore time.Time) (key, cert stri
 	if err != nil {
 		return "", "", false, err
 	}
-	if err := renameio.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(priv)}), 0o600); err != nil {
+	if err := atomicfile.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(priv)}), 0o600); err != nil {
 		return "", "", false, err
 	}
-	if err := renameio.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+	if err := atomicfile.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
 		return "", "", false, err
 	}
 	return key, cert, true, nil

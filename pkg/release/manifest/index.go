@@ -4,12 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/keel-linux/keel/pkg/atomicfile"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
-
-	"github.com/google/renameio/v2"
 )
 
 // Index is releases/index.json: every release and the pointer per channel.
@@ -70,5 +69,5 @@ func (idx *Index) Write(dir string) error {
 	if err != nil {
 		return err
 	}
-	return renameio.WriteFile(filepath.Join(dir, IndexFile), append(data, '\n'), 0o644)
+	return atomicfile.WriteFile(filepath.Join(dir, IndexFile), append(data, '\n'), 0o644)
 }

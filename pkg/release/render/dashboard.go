@@ -3,13 +3,12 @@ package render
 import (
 	"bytes"
 	"fmt"
+	"github.com/keel-linux/keel/pkg/atomicfile"
 	"html/template"
 	"math"
 	"path/filepath"
 	"strings"
 	"sync"
-
-	"github.com/google/renameio/v2"
 
 	"github.com/keel-linux/keel/pkg/release/manifest"
 )
@@ -208,7 +207,7 @@ func WriteDashboard(dir string) error {
 	if err := dashTmpl().Execute(&b, d); err != nil {
 		return err
 	}
-	return renameio.WriteFile(filepath.Join(dir, DashboardFile), b.Bytes(), 0o644)
+	return atomicfile.WriteFile(filepath.Join(dir, DashboardFile), b.Bytes(), 0o644)
 }
 
 func nanSlice(n int) []float64 {
