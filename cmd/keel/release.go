@@ -3,8 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"github.com/keel-linux/keel/pkg/release/manifest"
-	"github.com/keel-linux/keel/pkg/release/render"
 	"os"
 	"path/filepath"
 	"time"
@@ -14,6 +12,8 @@ import (
 	"github.com/keel-linux/keel/pkg/distro"
 	"github.com/keel-linux/keel/pkg/pgp"
 	"github.com/keel-linux/keel/pkg/release"
+	"github.com/keel-linux/keel/pkg/release/manifest"
+	"github.com/keel-linux/keel/pkg/release/render"
 )
 
 func newReleaseCmd(a *app) *cobra.Command {

@@ -5,10 +5,11 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"github.com/keel-linux/keel/pkg/atomicfile"
 	"os"
 	"os/exec"
 	"time"
+
+	"github.com/keel-linux/keel/pkg/atomicfile"
 )
 
 // Format is an output format for a raw disk.

@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/keel-linux/keel/pkg/atomicfile"
 	"os"
 	"os/exec"
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/keel-linux/keel/pkg/atomicfile"
 )
 
 // ESPFile is one file to put on the ESP.

@@ -12,12 +12,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/keel-linux/keel/pkg/atomicfile"
 	"hash/crc32"
 	"io"
 	"os"
 	"strings"
 	"unicode/utf16"
+
+	"github.com/keel-linux/keel/pkg/atomicfile"
 )
 
 const (

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/keel-linux/keel/pkg/release/manifest"
-	"github.com/keel-linux/keel/pkg/release/render"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +14,8 @@ import (
 	"github.com/keel-linux/keel/internal/testenv"
 	"github.com/keel-linux/keel/pkg/distro"
 	"github.com/keel-linux/keel/pkg/pgp"
+	"github.com/keel-linux/keel/pkg/release/manifest"
+	"github.com/keel-linux/keel/pkg/release/render"
 	"github.com/keel-linux/keel/pkg/source"
 )
 

@@ -3,11 +3,11 @@ package release
 import (
 	"context"
 	"fmt"
-	"github.com/keel-linux/keel/pkg/release/manifest"
 	"os"
 
 	"github.com/keel-linux/keel/pkg/build"
 	"github.com/keel-linux/keel/pkg/distro"
+	"github.com/keel-linux/keel/pkg/release/manifest"
 )
 
 // Snapshot describes a source tree as a release would: it builds the tree

@@ -23,7 +23,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/keel-linux/keel/pkg/atomicfile"
 	"io"
 	"os"
 	"path"
@@ -34,6 +33,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/keel-linux/keel/pkg/atomicfile"
 	"github.com/keel-linux/keel/pkg/logctx"
 	"github.com/keel-linux/keel/pkg/pgp"
 	"github.com/keel-linux/keel/pkg/repodata"

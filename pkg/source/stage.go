@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"github.com/keel-linux/keel/pkg/atomicfile"
 	"io"
 	"io/fs"
 	"net/http"
@@ -14,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/keel-linux/keel/pkg/atomicfile"
 )
 
 // Stage fills dest (a build's SOURCES directory) with everything the spec

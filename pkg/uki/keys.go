@@ -9,12 +9,13 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"github.com/keel-linux/keel/pkg/atomicfile"
 	"io/fs"
 	"math/big"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/keel-linux/keel/pkg/atomicfile"
 )
 
 // Secure Boot signing key files, kept beside the distribution's OpenPGP key.

@@ -4,11 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/keel-linux/keel/pkg/atomicfile"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
+
+	"github.com/keel-linux/keel/pkg/atomicfile"
 )
 
 // Index is releases/index.json: every release and the pointer per channel.

@@ -3,13 +3,13 @@ package render
 import (
 	"bytes"
 	"fmt"
-	"github.com/keel-linux/keel/pkg/atomicfile"
 	"html/template"
 	"math"
 	"path/filepath"
 	"strings"
 	"sync"
 
+	"github.com/keel-linux/keel/pkg/atomicfile"
 	"github.com/keel-linux/keel/pkg/release/manifest"
 )
 
