@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keel-linux/keel/pkg/advisory"
-	"github.com/keel-linux/keel/pkg/scan"
+	"github.com/keel-linux/keel/pkg/inventory"
 )
 
 // store is the advisory store: flag, else the tree's advisories/.
@@ -203,7 +203,7 @@ set, is the document's time.`,
 				distroQ = pub.PurlDistro
 			}
 			eo := advisory.ExportOptions{Publisher: pub.Name, Namespace: pub.Namespace, ID: d.Config.Name + "-vex-" + now.Format("20060102"), Now: now, Version: version,
-				Purl: scan.PurlFunc(scan.PurlOptions{Namespace: ns, Distro: distroQ})}
+				Purl: inventory.PurlFunc(inventory.PurlOptions{Namespace: ns, Distro: distroQ})}
 			doc, err := advisory.Export(res.Advisories, format, eo, advisory.OVALExport{Namespace: pub.OVALNamespace, Platform: pub.Platform, Timestamp: now})
 			if err != nil {
 				return fmt.Errorf("advisories export %s: %w", format, err)

@@ -7,8 +7,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keel-linux/keel/pkg/advisory"
+	"github.com/keel-linux/keel/pkg/inventory"
 	"github.com/keel-linux/keel/pkg/sbom"
-	"github.com/keel-linux/keel/pkg/scan"
 )
 
 func newSBOMCmd(a *app) *cobra.Command {
@@ -69,7 +69,7 @@ func (o *sbomFlags) run(a *app, kind string) func(*cobra.Command, []string) erro
 			return err
 		}
 		res, err := sbom.Generate(c.Context(), sbom.Options{Kind: kind, Inputs: args, Name: name, Version: o.version, Created: now,
-			Purl: scan.PurlOptions{Namespace: ns, Distro: dq}, Supplier: pub.Name, Tool: "keel-" + version, Files: o.files,
+			Purl: inventory.PurlOptions{Namespace: ns, Distro: dq}, Supplier: pub.Name, Tool: "keel-" + version, Files: o.files,
 			Namespace: pub.Namespace + "/spdx"})
 		if err != nil {
 			return fmt.Errorf("sbom %s: %w", kind, err)

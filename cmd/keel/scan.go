@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keel-linux/keel/pkg/advisory"
+	"github.com/keel-linux/keel/pkg/inventory"
 	"github.com/keel-linux/keel/pkg/osv"
 	"github.com/keel-linux/keel/pkg/oval"
 	"github.com/keel-linux/keel/pkg/rpm"
@@ -29,7 +30,7 @@ func newScanCmd(a *app) *cobra.Command {
 			default:
 				return usageError{fmt.Errorf("--format %q: expected table, json or sarif", format)}
 			}
-			pkgs, notes, err := scan.ReadInput(c.Context(), kind, args)
+			pkgs, notes, err := inventory.ReadInput(c.Context(), kind, args)
 			if err != nil {
 				return fmt.Errorf("scan %s: %w", kind, err)
 			}

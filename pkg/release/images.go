@@ -13,10 +13,10 @@ import (
 	"github.com/keel-linux/keel/pkg/boot"
 	"github.com/keel-linux/keel/pkg/distro"
 	"github.com/keel-linux/keel/pkg/image"
+	"github.com/keel-linux/keel/pkg/inventory"
 	"github.com/keel-linux/keel/pkg/logctx"
 	"github.com/keel-linux/keel/pkg/release/manifest"
 	"github.com/keel-linux/keel/pkg/sbom"
-	"github.com/keel-linux/keel/pkg/scan"
 )
 
 // ImagesDir holds images/<name>/: outputs, manifest.json, baseline.json, SBOMs.
@@ -51,7 +51,7 @@ func imagesStage(ctx context.Context, dir string, m *manifest.Manifest, d *distr
 	var boots []bootResult
 	reports := imageBaselines{}
 	pub := d.Publisher()
-	po := scan.PurlOptions{Namespace: pub.PurlNamespace, Distro: pub.PurlDistro}
+	po := inventory.PurlOptions{Namespace: pub.PurlNamespace, Distro: pub.PurlDistro}
 	logctx.FromContext(ctx).Info("plan", logctx.KindKey, "image", logctx.TotalKey, len(defs))
 	for _, def := range defs {
 		def := def

@@ -12,6 +12,7 @@ import (
 	"github.com/keel-linux/keel/pkg/advisory"
 	"github.com/keel-linux/keel/pkg/build"
 	"github.com/keel-linux/keel/pkg/distro"
+	"github.com/keel-linux/keel/pkg/inventory"
 	"github.com/keel-linux/keel/pkg/logctx"
 	"github.com/keel-linux/keel/pkg/release/manifest"
 	"github.com/keel-linux/keel/pkg/sbom"
@@ -74,7 +75,7 @@ func securityStage(ctx context.Context, dir string, m *manifest.Manifest, d *dis
 	}
 	log := logctx.FromContext(ctx)
 	log.Info("scanning", "packages", len(files), "advisories", len(advs))
-	pkgs, err := scan.ReadRPMs(ctx, files)
+	pkgs, err := inventory.ReadRPMs(ctx, files)
 	if err != nil {
 		return err
 	}
@@ -118,9 +119,9 @@ func securityStage(ctx context.Context, dir string, m *manifest.Manifest, d *dis
 		return err
 	}
 	pub := d.Publisher()
-	po := scan.PurlOptions{Namespace: pub.PurlNamespace, Distro: pub.PurlDistro}
+	po := inventory.PurlOptions{Namespace: pub.PurlNamespace, Distro: pub.PurlDistro}
 	eo := advisory.ExportOptions{Publisher: pub.Name, Namespace: pub.Namespace, ID: d.Config.Name + "-vex-" + m.Version,
-		Now: now, Version: m.Keel, Purl: scan.PurlFunc(po)}
+		Now: now, Version: m.Keel, Purl: inventory.PurlFunc(po)}
 	ov := advisory.OVALExport{Namespace: pub.OVALNamespace, Platform: pub.Platform, Timestamp: now}
 	for _, format := range []string{"csaf", "openvex", "osv", "oval"} {
 		data, err := advisory.Export(advs, format, eo, ov)
@@ -220,7 +221,7 @@ func securitySelection(ctx context.Context, d *distro.Distro, b *build.Result, p
 	}
 	fixSet := map[string][]string{}
 	for _, p := range b.Packages {
-		pkgs, err := scan.ReadRPMs(ctx, p.RPMs)
+		pkgs, err := inventory.ReadRPMs(ctx, p.RPMs)
 		if err != nil {
 			return nil, nil, err
 		}

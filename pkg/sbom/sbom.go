@@ -19,8 +19,8 @@ import (
 	"time"
 
 	"github.com/keel-linux/keel/pkg/cyclonedx"
+	"github.com/keel-linux/keel/pkg/inventory"
 	"github.com/keel-linux/keel/pkg/rpm"
-	"github.com/keel-linux/keel/pkg/scan"
 	"github.com/keel-linux/keel/pkg/spdx"
 )
 
@@ -31,7 +31,7 @@ type Options struct {
 	Name     string   // document name (image or repository name)
 	Version  string
 	Created  time.Time // SOURCE_DATE_EPOCH for reproducible output
-	Purl     scan.PurlOptions
+	Purl     inventory.PurlOptions
 	Supplier string // "Keel Linux"
 	Tool     string // "keel-<version>"
 	// Namespace is the URI SPDX document namespaces start with (the
@@ -50,7 +50,7 @@ type Result struct {
 }
 
 type entry struct {
-	pkg    scan.Package
+	pkg    inventory.Package
 	sha256 string
 	file   string
 	files  []spdx.File
@@ -58,14 +58,14 @@ type entry struct {
 
 // Generate reads the packages and writes both SBOMs.
 func Generate(ctx context.Context, o Options) (*Result, error) {
-	var pkgs []scan.Package
+	var pkgs []inventory.Package
 	var err error
 	switch o.Kind {
 	case "repo", "rpm":
-		pkgs, err = scan.ReadRPMs(ctx, o.Inputs)
+		pkgs, err = inventory.ReadRPMs(ctx, o.Inputs)
 	case "image":
 		for _, root := range o.Inputs {
-			ps, err := scan.ReadRPMDB(ctx, root)
+			ps, err := inventory.ReadRPMDB(ctx, root)
 			if err != nil {
 				return nil, err
 			}
@@ -170,7 +170,7 @@ func purlsOf(ns []node) []string {
 
 // dependencies resolves each package's Requires against the others'
 // Provides and file lists (rpmlib() and unresolved requirements are left out).
-func dependencies(pkgs []scan.Package, po scan.PurlOptions) map[node][]node {
+func dependencies(pkgs []inventory.Package, po inventory.PurlOptions) map[node][]node {
 	provides := map[string][]int{}
 	for i, p := range pkgs {
 		if p.Header == nil {

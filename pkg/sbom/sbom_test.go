@@ -16,7 +16,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/keel-linux/keel/internal/testenv"
-	"github.com/keel-linux/keel/pkg/scan"
+	"github.com/keel-linux/keel/pkg/inventory"
 	"github.com/keel-linux/keel/pkg/spdx"
 )
 
@@ -60,7 +60,7 @@ func imageRoot(t *testing.T, demoTags ...string) (root, rpmDir string) {
 
 func opts(kind string, in ...string) Options {
 	return Options{Kind: kind, Inputs: in, Name: "demo", Version: "1.0", Created: created,
-		Purl: scan.PurlOptions{Namespace: "keel", Distro: "keel-1.0"}, Supplier: "Keel Linux", Tool: "keel-test", Files: true}
+		Purl: inventory.PurlOptions{Namespace: "keel", Distro: "keel-1.0"}, Supplier: "Keel Linux", Tool: "keel-test", Files: true}
 }
 
 func cyclonedxSchema(t *testing.T) *jsonschema.Schema {
@@ -148,11 +148,11 @@ func TestImageSBOM(t *testing.T) {
 		t.Fatal("SBOMs differ between two runs")
 	}
 	// The SBOM feeds the scanner.
-	pkgs, skipped, err := scan.ReadSBOM("s.json", res.SPDX)
+	pkgs, skipped, err := inventory.ReadSBOM("s.json", res.SPDX)
 	if err != nil || skipped != 0 || len(pkgs) != 2 || pkgs[0].Version != "2.1+git3" {
 		t.Fatalf("scan of SPDX: %+v %d %v", pkgs, skipped, err)
 	}
-	pkgs, _, err = scan.ReadSBOM("c.json", res.CycloneDX)
+	pkgs, _, err = inventory.ReadSBOM("c.json", res.CycloneDX)
 	if err != nil || len(pkgs) != 2 {
 		t.Fatalf("scan of CycloneDX: %v", err)
 	}
@@ -274,11 +274,11 @@ func syftCrossCheck(t *testing.T, root string, want []string) {
 		if !strings.HasPrefix(c.Purl, "pkg:rpm/") {
 			continue
 		}
-		p, err := scan.ParsePurl(c.Purl)
+		p, err := inventory.ParsePurl(c.Purl)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got = append(got, p.Purl(scan.PurlOptions{Namespace: "keel", Distro: "keel-1.0"}))
+		got = append(got, p.Purl(inventory.PurlOptions{Namespace: "keel", Distro: "keel-1.0"}))
 	}
 	sort.Strings(got)
 	if strings.Join(got, " ") != strings.Join(want, " ") {

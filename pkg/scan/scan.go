@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keel-linux/keel/pkg/advisory"
+	"github.com/keel-linux/keel/pkg/inventory"
 	"github.com/keel-linux/keel/pkg/rpm"
 )
 
@@ -94,7 +95,7 @@ func NewIndex(advs []*advisory.Advisory) (Index, int) {
 }
 
 // Run matches packages against the advisories.
-func Run(ctx context.Context, pkgs []Package, opt Options) (*Report, error) {
+func Run(ctx context.Context, pkgs []inventory.Package, opt Options) (*Report, error) {
 	if opt.Now.IsZero() {
 		opt.Now = time.Now().UTC()
 	}
@@ -172,7 +173,7 @@ type view struct {
 // covers. When several advisories cover the pair, Keel's own record wins (it
 // is our VEX statement); otherwise disagreement yields status "unknown"
 // with both views in the reason, never a silent pick.
-func Match(pkgs []Package, ix Index, opt Options) []Finding {
+func Match(pkgs []inventory.Package, ix Index, opt Options) []Finding {
 	var out []Finding
 	for _, p := range pkgs {
 		evr := p.EVR()
@@ -186,7 +187,7 @@ func Match(pkgs []Package, ix Index, opt Options) []Finding {
 
 // matchOne is Match for one package, or one Go module inside it (module
 // "path@version"), against the advisories indexed under its name.
-func matchOne(p Package, module string, advs []*advisory.Advisory, match func(*advisory.Advisory) (string, string), opt Options) []Finding {
+func matchOne(p inventory.Package, module string, advs []*advisory.Advisory, match func(*advisory.Advisory) (string, string), opt Options) []Finding {
 	var out []Finding
 	if len(advs) == 0 {
 		return nil

@@ -18,6 +18,7 @@ import (
 
 	"github.com/keel-linux/keel/internal/testenv"
 	"github.com/keel-linux/keel/pkg/advisory"
+	"github.com/keel-linux/keel/pkg/inventory"
 	"github.com/keel-linux/keel/pkg/osv"
 	"github.com/keel-linux/keel/pkg/oval"
 )
@@ -174,11 +175,11 @@ func buildRoot(t *testing.T) (root string, rpms []string, home string) {
 func TestReadRPMDBAndRPMs(t *testing.T) {
 	root, rpms, _ := buildRoot(t)
 	ctx := context.Background()
-	db, err := ReadRPMDB(ctx, root)
+	db, err := inventory.ReadRPMDB(ctx, root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err := ReadRPMs(ctx, rpms)
+	files, err := inventory.ReadRPMs(ctx, rpms)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +192,7 @@ func TestReadRPMDBAndRPMs(t *testing.T) {
 		}
 	}
 	// An un-checkpointed WAL (as dnf leaves it) must be seen, not ignored.
-	conn, err := sql.Open("sqlite", filepath.Join(root, RPMDBPath))
+	conn, err := sql.Open("sqlite", filepath.Join(root, inventory.RPMDBPath))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,10 +203,10 @@ func TestReadRPMDBAndRPMs(t *testing.T) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	if st, err := os.Stat(filepath.Join(root, RPMDBPath) + "-wal"); err != nil || st.Size() == 0 {
+	if st, err := os.Stat(filepath.Join(root, inventory.RPMDBPath) + "-wal"); err != nil || st.Size() == 0 {
 		t.Fatalf("no WAL to test with: %v", err)
 	}
-	db2, err := ReadRPMDB(ctx, root)
+	db2, err := inventory.ReadRPMDB(ctx, root)
 	if err != nil || len(db2) != len(crossPkgs)-1 {
 		t.Fatalf("with a WAL: %d packages, %v", len(db2), err)
 	}
@@ -243,7 +244,7 @@ func TestOpenSCAPCrossCheck(t *testing.T) {
 	if len(want) == 0 {
 		t.Fatalf("oscap found nothing; is the rpmdb visible to it?\n%.2000s", out)
 	}
-	pkgs, err := ReadRPMDB(context.Background(), root)
+	pkgs, err := inventory.ReadRPMDB(context.Background(), root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +294,7 @@ func TestManifestAndSARIF(t *testing.T) {
 	 {"name":"zlib","epoch":0,"version":"1.2.13","release":"1.kl1","arch":"x86_64","source":"zlib"},
 	 {"name":"libz-devel","version":"1.2.13","release":"1.kl1","arch":"x86_64","sourcerpm":"zlib-1.2.13-1.kl1.src.rpm"},
 	 {"name":"hello","version":"2.10","release":"1.kl1"}]}`)
-	pkgs, err := ParseManifest("m.json", man)
+	pkgs, err := inventory.ParseManifest("m.json", man)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,7 +345,7 @@ func TestConflicts(t *testing.T) {
 		}
 		return a
 	}
-	pkgs := []Package{{Name: "zlib", Version: "1.2.13", Release: "1.kl1"}}
+	pkgs := []inventory.Package{{Name: "zlib", Version: "1.2.13", Release: "1.kl1"}}
 	a, b := mk("AZL-1", "azurelinux-oval", "1.2.13-2", advisory.StatusAffected), mk("OSV-1", "osv", "1.2.12-1", advisory.StatusAffected)
 	rep, _ := Run(context.Background(), pkgs, Options{Advisories: []*advisory.Advisory{a, b}, FailOn: "none"})
 	if len(rep.Findings) != 1 || rep.Findings[0].Status != advisory.StatusUnknown || !strings.Contains(rep.Findings[0].Reason, "conflicting") {
@@ -358,12 +359,12 @@ func TestConflicts(t *testing.T) {
 }
 
 func TestPurlRoundTrip(t *testing.T) {
-	p := Package{Name: "glibc", Epoch: 2, Version: "2.36", Release: "9+deb12u14.kl1", Arch: "x86_64"}
-	s := p.Purl(PurlOptions{Namespace: "keel", Distro: "keel-1.0"})
+	p := inventory.Package{Name: "glibc", Epoch: 2, Version: "2.36", Release: "9+deb12u14.kl1", Arch: "x86_64"}
+	s := p.Purl(inventory.PurlOptions{Namespace: "keel", Distro: "keel-1.0"})
 	if want := "pkg:rpm/keel/glibc@2.36-9%2Bdeb12u14.kl1?arch=x86_64&distro=keel-1.0&epoch=2"; s != want {
 		t.Fatalf("purl %s, want %s", s, want)
 	}
-	q, err := ParsePurl(s)
+	q, err := inventory.ParsePurl(s)
 	if err != nil || q.Name != p.Name || q.EVR() != p.EVR() || q.Arch != p.Arch {
 		t.Fatalf("round trip: %+v %v", q, err)
 	}
@@ -380,13 +381,13 @@ func osvAffected(name, fixed string) osv.Affected {
 
 func FuzzParseManifest(f *testing.F) {
 	f.Add([]byte(`{"packages":[{"name":"a","version":"1","release":"1","epoch":1,"sourcerpm":"a-1-1.src.rpm"}]}`))
-	f.Fuzz(func(t *testing.T, b []byte) { ParseManifest("f", b) })
+	f.Fuzz(func(t *testing.T, b []byte) { inventory.ParseManifest("f", b) })
 }
 
 func FuzzParsePurl(f *testing.F) {
 	f.Add("pkg:rpm/keel/zlib@1.2.13-1.kl1?arch=x86_64&epoch=1&upstream=zlib-1.2.13-1.kl1.src.rpm")
 	f.Fuzz(func(t *testing.T, s string) {
-		p, err := ParsePurl(s)
+		p, err := inventory.ParsePurl(s)
 		if err == nil && (p.Name == "" || p.Version == "" || p.Release == "") {
 			t.Fatalf("accepted %q as %+v", s, p)
 		}
@@ -395,7 +396,7 @@ func FuzzParsePurl(f *testing.F) {
 
 // genPackages makes n installed packages: every package the feed names (at
 // a version below, at or above its fixes) plus synthetic ones.
-func genPackages(advs []*advisory.Advisory, n int) []Package {
+func genPackages(advs []*advisory.Advisory, n int) []inventory.Package {
 	var names []string
 	seen := map[string]bool{}
 	for _, a := range advs {
@@ -405,13 +406,13 @@ func genPackages(advs []*advisory.Advisory, n int) []Package {
 		}
 	}
 	sort.Strings(names)
-	out := make([]Package, 0, n)
+	out := make([]inventory.Package, 0, n)
 	for i := 0; len(out) < n; i++ {
 		if i < len(names) {
-			out = append(out, Package{Name: names[i], Version: fmt.Sprintf("%d.%d", i%7, i%13), Release: fmt.Sprintf("%d.azl3", i%5), Arch: "x86_64"})
+			out = append(out, inventory.Package{Name: names[i], Version: fmt.Sprintf("%d.%d", i%7, i%13), Release: fmt.Sprintf("%d.azl3", i%5), Arch: "x86_64"})
 			continue
 		}
-		out = append(out, Package{Name: fmt.Sprintf("synthetic-%04d", i), Version: "1.0", Release: "1.kl1", Arch: "x86_64"})
+		out = append(out, inventory.Package{Name: fmt.Sprintf("synthetic-%04d", i), Version: "1.0", Release: "1.kl1", Arch: "x86_64"})
 	}
 	return out
 }
@@ -451,9 +452,9 @@ func TestSLAStatesInScan(t *testing.T) {
 		return a
 	}
 	advs := []*advisory.Advisory{mk("1", "High", false), mk("2", "Low", true), mk("3", "Medium", false), mk("4", "Critical", false)}
-	var pkgs []Package
+	var pkgs []inventory.Package
 	for _, a := range advs {
-		pkgs = append(pkgs, Package{Name: a.Keel.Package, Version: "1.0", Release: "1"})
+		pkgs = append(pkgs, inventory.Package{Name: a.Keel.Package, Version: "1.0", Release: "1"})
 	}
 	now := time.Date(2024, 9, 24, 0, 0, 0, 0, time.UTC) // 15 days later
 	rep, _ := Run(context.Background(), pkgs, Options{Advisories: advs, Now: now, FailOn: "none"})
@@ -472,7 +473,7 @@ func TestSLAStatesInScan(t *testing.T) {
 // package that vendors it; a module outside the record's range is no finding.
 func TestGoModuleAdvisory(t *testing.T) {
 	root, _, _ := buildRoot(t)
-	pkgs, err := ReadRPMDB(context.Background(), root)
+	pkgs, err := inventory.ReadRPMDB(context.Background(), root)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,8 @@
-// Package scan matches installed or shipped RPM packages (from RPM files, a
-// repository, an image manifest, an image root's rpmdb or an SBOM) against
-// advisories, with rpm's EVR semantics, and reports findings with their SLA
-// state as a table, JSON or SARIF.
-package scan
+// Package inventory reads which RPM packages an artifact holds (RPM files,
+// an image manifest, an image root's rpmdb, an SPDX or CycloneDX SBOM) and
+// names them as package URLs (purl.go). It knows nothing of advisories:
+// pkg/scan matches what it reads, pkg/sbom writes it out.
+package inventory
 
 import (
 	"bytes"
