@@ -25,6 +25,17 @@ func RequireTool(t testing.TB, names ...string) {
 	}
 }
 
+// Missing fails (CI) or skips (elsewhere) a test whose host, or ../shared,
+// lacks something it needs that RequireTool and RequireShared cannot name:
+// a kind of /bin/sh, a file under a shared directory, a module download.
+func Missing(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf("CI: "+format, args...)
+	}
+	t.Skipf(format, args...)
+}
+
 // Short skips expensive tests (boots, full builds) under `go test -short`.
 func Short(t testing.TB, why string) {
 	t.Helper()
@@ -49,10 +60,7 @@ func RequireShared(t testing.TB, rel string) string {
 	t.Helper()
 	p := filepath.Join(Shared(), rel)
 	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s missing: CI runs with shared/ beside the clone", p)
-		}
-		t.Skipf("%s missing", p)
+		Missing(t, "%s missing: CI runs with shared/ beside the clone", p)
 	}
 	return p
 }

@@ -155,9 +155,13 @@ func TestBadInput(t *testing.T) {
 // the PVH entry, and decompress as the kernel's own decompressor would.
 func TestDebianKernels(t *testing.T) {
 	testenv.RequireTool(t, "dpkg-deb")
-	debs, _ := filepath.Glob(testenv.RequireShared(t, "lookaside") + "/linux-image-*.deb")
+	lookaside := testenv.RequireShared(t, "lookaside")
+	debs, err := filepath.Glob(lookaside + "/linux-image-*.deb")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(debs) == 0 {
-		t.Skip("no Debian kernel in the lookaside")
+		testenv.Missing(t, "no Debian kernel (linux-image-*.deb) in %s", lookaside)
 	}
 	for _, deb := range debs {
 		t.Run(filepath.Base(deb), func(t *testing.T) {

@@ -10,7 +10,10 @@ import (
 
 // benchRPMs is the benchmark set of bench/repo-gen.sh, when generated.
 func benchRPMs(b *testing.B) (rpms []string, extra string) {
-	home, _ := os.UserHomeDir()
+	home, err := os.UserHomeDir()
+	if err != nil {
+		b.Fatal(err)
+	}
 	cache := filepath.Join(home, ".cache", "keel", "bench")
 	rpms, _ = filepath.Glob(filepath.Join(cache, "rpms", "*.rpm"))
 	ex, _ := filepath.Glob(filepath.Join(cache, "extra", "*.rpm"))

@@ -15,9 +15,12 @@ import (
 func TestOracleDistro(t *testing.T) {
 	testenv.RequireTool(t, "rpmspec")
 	root := filepath.Join(testenv.RepoRoot(), "distro")
-	specs, _ := spec.FindSpecs(root)
+	specs, err := spec.FindSpecs(root)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(specs) == 0 {
-		t.Skip("no specs under distro/SPECS yet")
+		t.Fatalf("no specs under %s/SPECS", root)
 	}
 	var defs, load []string
 	if d, err := distro.Load(root); err == nil {

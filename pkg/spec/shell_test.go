@@ -22,7 +22,7 @@ import (
 func TestShellInProcessMatchesSh(t *testing.T) {
 	testenv.RequireTool(t, "sh", "cut", "tr", "sed", "grep", "rev")
 	if !shellInprocOK() {
-		t.Skip("/bin/sh is neither dash nor bash: everything forks")
+		testenv.Missing(t, "/bin/sh is neither dash nor bash: everything forks")
 	}
 	dir := t.TempDir()
 	file := filepath.Join(dir, "f")
@@ -136,7 +136,7 @@ func TestShellInProcessMatchesSh(t *testing.T) {
 func TestShellMemoPolicy(t *testing.T) {
 	testenv.RequireTool(t, "sh", "cut")
 	if !shellInprocOK() {
-		t.Skip("/bin/sh is neither dash nor bash")
+		testenv.Missing(t, "/bin/sh is neither dash nor bash")
 	}
 	for _, c := range []struct {
 		cmd  string
@@ -245,7 +245,7 @@ func FuzzShellPipeline(f *testing.F) {
 func TestShellRandomPipelines(t *testing.T) {
 	testenv.RequireTool(t, "sh", "cut", "tr", "sed", "grep", "rev")
 	if !shellInprocOK() {
-		t.Skip("/bin/sh is neither dash nor bash")
+		testenv.Missing(t, "/bin/sh is neither dash nor bash")
 	}
 	n := 300
 	if testing.Short() {
