@@ -73,6 +73,16 @@ func TestKeelLinux(t *testing.T) {
 		if got := q("x86_64/kernel-hwe-6.12.95-1.bpo12.1.kl1.x86_64.rpm", "", "-l"); !strings.Contains(got, "/usr/lib/modules/6.12.95+deb12-cloud-amd64/vmlinuz") {
 			t.Errorf("kernel-hwe RPM lacks its vmlinuz")
 		}
+		// containerd's ctr, built from its module zip and vendor tarball,
+		// carries its vendored modules as bundled(golang()) Provides.
+		ctr := "x86_64/containerd-ctr-2.4.2-1.kl1.x86_64.rpm"
+		if got := q(ctr, "", "--provides"); !strings.Contains(got, "bundled(golang(google.golang.org/grpc)) = ") ||
+			!strings.Contains(got, "bundled(golang(github.com/containerd/errdefs)) = ") {
+			t.Errorf("containerd-ctr provides lack its vendored modules:\n%.2000s", got)
+		}
+		if got := q(ctr, "", "-l"); !strings.Contains(got, "/usr/bin/ctr\n") || !strings.Contains(got, "/usr/share/keel/go-modules/containerd.txt") {
+			t.Errorf("containerd-ctr files: %s", got)
+		}
 		// hello, unpacked, runs on this (Debian glibc) host.
 		dir := t.TempDir()
 		if err := unpackRPM(ctx, filepath.Join(rpmDir, "x86_64/hello-2.10-1.kl1.x86_64.rpm"), dir); err != nil {
@@ -102,6 +112,10 @@ func TestKeelLinux(t *testing.T) {
 		readJSON(filepath.Join(outA, "reports", "hardening", "keel-init.json"), &rep)
 		if len(rep.Files) != 1 || rep.Files[0].Kind != "static-pie-executable" {
 			t.Errorf("keel-init report: %+v", rep.Files)
+		}
+		readJSON(filepath.Join(outA, "reports", "hardening", "containerd.json"), &rep)
+		if len(rep.Files) != 1 || rep.Files[0].Path != "/usr/bin/ctr" || rep.Files[0].Kind != "pie-executable" {
+			t.Errorf("containerd (Go, cgo, external linker) report: %+v", rep.Files)
 		}
 		readJSON(filepath.Join(outA, "reports", "hardening", "glibc.json"), &rep)
 		if rep.Type != source.TypeImported || len(rep.Files) < 10 {
