@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -448,16 +447,6 @@ func signFile(k *pgp.Key, path, sigPath string, t time.Time) error {
 		return err
 	}
 	return os.WriteFile(sigPath, sig, 0o644)
-}
-
-// sortedKeys of a string map.
-func sortedKeys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func contains(list []string, s string) bool {

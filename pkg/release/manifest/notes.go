@@ -60,14 +60,9 @@ type KernelChange struct {
 	Config  []kconfig.Change  `json:"config_changes"`
 }
 
-// Compare computes notes for cur against prev (nil for the first release).
-// Kernel configs are read from the releases' directories when given.
-func Compare(prev, cur *Manifest) *Notes {
-	return CompareDirs("", prev, "", cur)
-}
-
-// CompareDirs is Compare, reading kernel configs the manifests do not hold
-// in memory from the releases' (or snapshots') directories.
+// CompareDirs computes notes for cur against prev (nil for the first
+// release), reading kernel configs the manifests do not hold in memory from
+// the releases' (or snapshots') directories.
 func CompareDirs(prevDir string, prev *Manifest, curDir string, cur *Manifest) *Notes {
 	n := &Notes{Distro: cur.Title(), Version: cur.Version, Date: cur.Date, Channel: cur.Channel, Security: cur.Security, Gates: cur.Gates,
 		Added: []PackageChange{}, Removed: []PackageChange{}, Updated: []PackageChange{}, Kernels: []KernelChange{}}
