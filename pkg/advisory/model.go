@@ -60,7 +60,6 @@ const (
 // list it yet (nor the KEEL- id prefix); see docs/security.md.
 const Ecosystem = "Keel Linux:1.0"
 
-
 // Keel is the database_specific.keel block.
 type Keel struct {
 	Source        string     `json:"source"`  // keel, azurelinux-oval, osv, nvd, csaf
