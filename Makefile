@@ -26,6 +26,8 @@ demo: setup build
 	@scripts/demo
 
 test: setup
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt: these files need gofmt -w: $$unformatted" >&2; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -timeout 45m ./...
 
