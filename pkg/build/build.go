@@ -463,6 +463,11 @@ func (b *Builder) rpmbuild(ctx context.Context, s *Spec, key string, depRPMs []s
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if data, rerr := os.ReadFile(logPath); rerr == nil {
+			if d := diagnose(s.Name, string(data)); d != "" {
+				return fmt.Errorf("rpmbuild failed (%v): %s; last lines:\n%s", err, d, tail(logPath, 12))
+			}
+		}
 		return fmt.Errorf("rpmbuild failed (%v); last lines:\n%s", err, tail(logPath, 12))
 	}
 	secs := time.Since(t0).Seconds()
