@@ -128,7 +128,13 @@ func keys(t testing.TB) (*pgp.Key, *pgp.Key) {
 // serve runs repo.Serve on 127.0.0.1 with a free port and returns its URL.
 func serve(t testing.TB, dir string) string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
+	return serveCtx(t, context.Background(), dir)
+}
+
+// serveCtx is serve under ctx (a test's logger rides in it).
+func serveCtx(t testing.TB, parent context.Context, dir string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(parent)
 	addrc := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {

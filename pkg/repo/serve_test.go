@@ -54,20 +54,7 @@ func (s *syncBuffer) records(t *testing.T) []map[string]any {
 func serveLogged(t *testing.T, dir string) (string, *syncBuffer) {
 	t.Helper()
 	logs := &syncBuffer{}
-	ctx, cancel := context.WithCancel(logctx.WithLogger(context.Background(), slog.New(slog.NewJSONHandler(logs, nil))))
-	addrc := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- Serve(ctx, ServeOptions{Dir: dir, Addr: "127.0.0.1:0", Ready: func(a string) { addrc <- a }})
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	select {
-	case a := <-addrc:
-		return "http://" + a, logs
-	case err := <-done:
-		t.Fatalf("serve: %v", err)
-	}
-	return "", nil
+	return serveCtx(t, logctx.WithLogger(context.Background(), slog.New(slog.NewJSONHandler(logs, nil))), dir), logs
 }
 
 func httpGet(t *testing.T, url string, hdr ...string) (*http.Response, string) {
