@@ -4,8 +4,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"path/filepath"
 
+	"github.com/keel-linux/keel/pkg/atomicfile"
 	"github.com/keel-linux/keel/pkg/verity"
 	"github.com/spf13/cobra"
 )
@@ -47,23 +47,15 @@ veritysetup format writes with the same salt, UUID and block size.`,
 			if err != nil {
 				return err
 			}
-			tmp, err := os.CreateTemp(filepath.Dir(args[1]), "."+filepath.Base(args[1])+".tmp*")
-			if err != nil {
+			// The hash device appears whole or not at all.
+			var p verity.Params
+			err = atomicfile.Write(args[1], 0o600, func(f *os.File) error {
+				var err error
+				p, err = verity.Format(cmd.Context(), data, fi.Size(), f, verity.Options{Salt: salt, UUID: uuid, BlockSize: blockSize})
 				return err
-			}
-			defer os.Remove(tmp.Name())
-			p, err := verity.Format(cmd.Context(), data, fi.Size(), tmp, verity.Options{Salt: salt, UUID: uuid, BlockSize: blockSize})
-			if err == nil {
-				err = tmp.Sync()
-			}
-			if cerr := tmp.Close(); err == nil {
-				err = cerr
-			}
+			})
 			if err != nil {
 				return fmt.Errorf("verity format %s: %w", args[0], err)
-			}
-			if err := os.Rename(tmp.Name(), args[1]); err != nil {
-				return err
 			}
 			if a.json {
 				return emit(cmd.OutOrStdout(), map[string]any{"root_hash": p.RootHash.String(),
