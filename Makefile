@@ -9,7 +9,7 @@ LDFLAGS := -X main.version=$(VERSION)
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all setup build demo test test-short bench fuzz clean docs install
+.PHONY: all setup build demo test test-long test-short bench fuzz clean docs install
 
 all: build
 
@@ -30,6 +30,11 @@ test: setup
 	  if [ -n "$$unformatted" ]; then echo "gofmt: these files need gofmt -w: $$unformatted" >&2; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -timeout 45m ./...
+
+# Everything `make test` runs plus the suites that skip themselves through
+# testenv.Long (KEEL_TEST_LONG=1): run before an issue is resolved.
+test-long: setup
+	KEEL_TEST_LONG=1 $(GO) test -timeout 90m ./...
 
 test-short:
 	$(GO) test -short ./...

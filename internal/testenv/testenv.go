@@ -44,6 +44,16 @@ func Short(t testing.TB, why string) {
 	}
 }
 
+// Long skips a test unless KEEL_TEST_LONG=1 (`make test-long`): suites too
+// slow for CI's `make test` budget (attack matrices, second boot modes,
+// benchmark-sized fixtures) that must still pass before an issue is resolved.
+func Long(t testing.TB, why string) {
+	t.Helper()
+	if os.Getenv("KEEL_TEST_LONG") != "1" {
+		t.Skip("long suite (make test-long): " + why)
+	}
+}
+
 // RepoRoot is the repository's top directory (where go.mod is).
 func RepoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
