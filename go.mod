@@ -15,6 +15,7 @@ require golang.org/x/mod v0.26.0
 require (
 	github.com/cpuguy83/go-md2man/v2 v2.0.6 // indirect
 	github.com/russross/blackfriday/v2 v2.1.0 // indirect
+	github.com/smallstep/pkcs7 v0.2.1 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 )
 

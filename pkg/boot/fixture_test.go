@@ -29,6 +29,7 @@ import (
 	"github.com/keel-linux/keel/internal/testenv"
 	"github.com/keel-linux/keel/pkg/disk"
 	"github.com/keel-linux/keel/pkg/initramfs"
+	"github.com/keel-linux/keel/pkg/kernelsig"
 	"github.com/keel-linux/keel/pkg/uki"
 	"github.com/keel-linux/keel/pkg/verity"
 )
@@ -298,7 +299,7 @@ func buildImage(t testing.TB, dir string, o imageOpts) *image {
 	testenv.RequireTool(t, "mkfs.erofs", "mkfs.ext4", "mkfs.vfat", "mcopy", "objcopy", "sbsign")
 	ctx := context.Background()
 	kver := "6.1"
-	if o.variant == "hwe" {
+	if o.variant == "hwe" || o.variant == "guard" { // the guard needs 6.12's root hash signature check
 		kver = "6.12"
 	}
 	k := extractKernel(t, kver)
@@ -347,6 +348,7 @@ func buildImage(t testing.TB, dir string, o imageOpts) *image {
 	root, _ := plan.Find("root")
 	cmdline := "console=ttyS0 panic=-1 no_timer_check loglevel=4 cryptomgr.notests keel.after=poweroff keel.root=PARTUUID=" + root.GUID.String()
 	modules := []string{"virtio_pci", "virtio_blk"}
+	var files []initramfs.File
 	if guard {
 		hp, _ := plan.Find("root-verity")
 		signed := img.RootHash.String()
@@ -354,6 +356,15 @@ func buildImage(t testing.TB, dir string, o imageOpts) *image {
 			signed = o.sigFor
 		}
 		sig := ed25519.Sign(ks.verityPriv, []byte(signed)) // = RootHash.SignedMessage() unless forging
+		signer, err := kernelsig.Load(ks.dbKey, ks.dbCert)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p7, err := signer.Detached([]byte(signed))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, initramfs.File{Path: "/etc/keel/roothash.p7s", Data: p7})
 		cmdline += " keel.rootfstype=erofs ro keel.verity=PARTUUID=" + hp.GUID.String() +
 			" keel.roothash=" + img.RootHash.String() + " keel.roothash.sig=" + verity.SignatureParam(sig)
 		modules = append(modules, "dm-verity", "erofs")
@@ -363,14 +374,14 @@ func buildImage(t testing.TB, dir string, o imageOpts) *image {
 	img.Cmdline = cmdline
 	img.Initrd = filepath.Join(dir, "initrd.cpio")
 	if err := initramfs.WriteFile(ctx, initramfs.Options{Init: keelInit(t), ModulesDir: k.ModulesDir, Modules: modules,
-		VerityKeys: [][]byte{ks.verityPubPEM}, SourceDateEpoch: epoch}, img.Initrd); err != nil {
+		VerityKeys: [][]byte{ks.verityPubPEM}, Files: files, SourceDateEpoch: epoch}, img.Initrd); err != nil {
 		t.Fatal(err)
 	}
 	// The UKI carries the same archive zstd-compressed, as the image
 	// pipeline builds it (firmware pays per byte; -initrd does not).
 	ukiInitrd := filepath.Join(dir, "initrd.cpio.zst")
 	if err := initramfs.WriteFile(ctx, initramfs.Options{Init: keelInit(t), ModulesDir: k.ModulesDir, Modules: modules,
-		VerityKeys: [][]byte{ks.verityPubPEM}, SourceDateEpoch: epoch, Compression: "zstd"}, ukiInitrd); err != nil {
+		VerityKeys: [][]byte{ks.verityPubPEM}, Files: files, SourceDateEpoch: epoch, Compression: "zstd"}, ukiInitrd); err != nil {
 		t.Fatal(err)
 	}
 	img.UKI = filepath.Join(dir, "keel.efi")

@@ -340,6 +340,11 @@ func writeBootable(ctx context.Context, d *Definition, opt Options, r *os.Root, 
 	// initramfs's copy goes on as PID 1 (keel-init: sameInit).
 	var extra []initramfs.File
 	if l.verity {
+		f, err := kernelRootHashSig(r, modDir, opt, rootHash)
+		if err != nil {
+			return err
+		}
+		extra = append(extra, f)
 		p, err1 := rootfs.Resolve(r, "sbin/init")
 		q, err2 := rootfs.Resolve(r, "usr/sbin/keel-init")
 		if err1 == nil && err2 == nil && p == q {

@@ -74,6 +74,9 @@ func initrd() error {
 		return fmt.Errorf("mounting root %s (%s) on %s: %w", dev, fstype, newRoot, err)
 	}
 	mark("mounted")
+	if err := deployIPE(); err != nil {
+		return err
+	}
 	return switchRoot(args["keel.init"], args["keel.verity"] != "")
 }
 
@@ -242,8 +245,9 @@ func finitModule(path string) error {
 	return nil
 }
 
-// setupVerity checks the root hash signature, then maps dataDev through
-// dm-verity as /dev/mapper/root and returns that path.
+// setupVerity maps dataDev through dm-verity as /dev/mapper/root and returns
+// that path, once the root hash signature is checked: by the kernel as it
+// loads the table (UEFI boots, keyring.go), else here (Ed25519).
 func setupVerity(dataDev, hashDev, rootHash, sigB64 string) (string, error) {
 	if len(rootHash) != 64 {
 		return "", fmt.Errorf("keel.roothash=%q: want 64 hex digits", rootHash)
@@ -252,11 +256,14 @@ func setupVerity(dataDev, hashDev, rootHash, sigB64 string) (string, error) {
 		return "", fmt.Errorf("keel.roothash: %w", err)
 	}
 	rootHash = strings.ToLower(rootHash)
-	if err := verifyRootHash(rootHash, sigB64, "/etc/keel/verity.pub"); err != nil {
-		fact("initrd.verity.signature", "refused")
-		return "", err
+	kernelCheck := kernelChecksRootHash()
+	if !kernelCheck {
+		if err := verifyRootHash(rootHash, sigB64, "/etc/keel/verity.pub"); err != nil {
+			fact("initrd.verity.signature", "refused")
+			return "", err
+		}
+		fact("initrd.verity.signature", "initramfs")
 	}
-	fact("initrd.verity.signature", "verified")
 
 	sbBuf := make([]byte, 512)
 	hf, err := os.Open(hashDev)
@@ -283,10 +290,21 @@ func setupVerity(dataDev, hashDev, rootHash, sigB64 string) (string, error) {
 	if len(sb.salt) > 0 {
 		salt = hex.EncodeToString(sb.salt)
 	}
-	table := fmt.Sprintf("1 %s %s %d %d %d 1 sha256 %s %s 1 panic_on_corruption",
+	table := fmt.Sprintf("1 %s %s %d %d %d 1 sha256 %s %s",
 		dataDev, hashDev, sb.dataBlockSize, sb.hashBlockSize, sb.dataBlocks, rootHash, salt)
 	sectors := sb.dataBlocks * uint64(sb.dataBlockSize) / 512
-	return dmCreate("root", "verity", sectors, table, true)
+	if !kernelCheck {
+		return dmCreate("root", "verity", sectors, table+" 1 panic_on_corruption", true)
+	}
+	dev, err := withRootHashKey(func(sigArgs string) (string, error) {
+		return dmCreate("root", "verity", sectors, table+" 3 panic_on_corruption "+sigArgs, true)
+	})
+	if err != nil {
+		fact("initrd.verity.signature", "refused")
+		return "", fmt.Errorf("the kernel refused the root hash signature: %w", err)
+	}
+	fact("initrd.verity.signature", "kernel")
+	return dev, nil
 }
 
 // verifyRootHash checks an Ed25519 signature over the lowercase hex root hash
@@ -357,7 +375,7 @@ func switchRoot(init string, verityRoot bool) error {
 		return fmt.Errorf("no init in the root: %w", err)
 	}
 	b, _ := os.ReadFile(sameInit)
-	continueHere := verityRoot && strings.TrimSpace(string(b)) == init
+	continueHere := verityRoot && strings.TrimSpace(string(b)) == init && !mustExec()
 	if !continueHere {
 		prefetch(filepath.Join(newRoot, init))
 	}
@@ -389,7 +407,7 @@ func switchRoot(init string, verityRoot bool) error {
 	factMu.Lock()
 	env := append(os.Environ(), "KEEL_FACTS="+strconv.Itoa(nFacts), "KEEL_TIMINGS="+strings.Join(marks, " "))
 	factMu.Unlock()
-	return syscall.Exec(init, []string{init}, env)
+	return execInit(init, []string{init}, env)
 }
 
 // prefetch reads a file once, in large sequential reads, so that exec finds

@@ -2,9 +2,10 @@
 //
 // In the initramfs ("initrd mode", recognised by /etc/initrd-release) it loads
 // the kernel modules listed in /etc/keel/modules, finds the root partition by
-// its GPT PARTUUID, checks the Ed25519 signature of the dm-verity root hash
-// against the keys embedded in /etc/keel/verity.pub, sets up dm-verity through
-// the device-mapper ioctls, mounts the root and switches to it.
+// its GPT PARTUUID, sets up dm-verity through the device-mapper ioctls with
+// the root hash signature for the kernel to check (keyring.go; without UEFI
+// it checks the Ed25519 signature against /etc/keel/verity.pub itself),
+// mounts the root and switches to it.
 //
 // On the real root ("root mode") it mounts the API filesystems, sets the
 // hostname, reports raw facts on the console, runs the health checks in

@@ -73,6 +73,7 @@ func reportFacts() {
 	fact("root.options", opts)
 	fact("root.write", tryWrite("/"))
 	fact("lsm", readTrim("/sys/kernel/security/lsm"))
+	reportIPE()
 	fact("fips_enabled", readTrim("/proc/sys/crypto/fips_enabled"))
 	if st, err := dmStatus("root", false); err == nil {
 		fact("dm.root.status", st)
@@ -147,6 +148,7 @@ func errText(err error) string {
 
 var errnoNames = map[syscall.Errno]string{
 	syscall.EROFS: "EROFS", syscall.EACCES: "EACCES", syscall.EPERM: "EPERM", syscall.ENOENT: "ENOENT",
+	syscall.EKEYREJECTED: "EKEYREJECTED", syscall.ENOKEY: "ENOKEY", syscall.EBADMSG: "EBADMSG",
 	syscall.ENXIO: "ENXIO", syscall.ENODEV: "ENODEV", syscall.ENOSPC: "ENOSPC", syscall.EIO: "EIO",
 	syscall.EINVAL: "EINVAL", syscall.EBUSY: "EBUSY",
 }
