@@ -6,6 +6,10 @@ BIN     := bin/keel
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
+# Go programs of the distribution with their own go.mod (docs/go.md): vetted
+# and tested beside keel's module.
+GOMODS  := distro/SPECS/keel-init/src
+
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
@@ -29,11 +33,13 @@ test: setup
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt: these files need gofmt -w: $$unformatted" >&2; exit 1; fi
 	$(GO) vet ./...
+	for m in $(GOMODS); do $(GO) -C $$m vet ./... && $(GO) -C $$m test ./... || exit 1; done
 	$(GO) test -timeout 45m ./...
 
 # Everything `make test` runs plus the suites that skip themselves through
 # testenv.Long (KEEL_TEST_LONG=1): run before an issue is resolved.
 test-long: setup
+	for m in $(GOMODS); do $(GO) -C $$m test ./... || exit 1; done
 	KEEL_TEST_LONG=1 $(GO) test -timeout 90m ./...
 
 test-short:

@@ -12,7 +12,7 @@ import (
 // newSourcesVendorCmd is `keel sources vendor`: pin a Go program's module zip
 // and its vendor tarball.
 func newSourcesVendorCmd(a *app) *cobra.Command {
-	var offline, dryRun bool
+	var offline, dryRun, local bool
 	c := &cobra.Command{
 		Use:   "vendor PACKAGE [MODULE@VERSION]",
 		Short: "Pin a Go program's module zip and a reproducible vendor tarball of its dependencies",
@@ -20,9 +20,11 @@ func newSourcesVendorCmd(a *app) *cobra.Command {
 default: the package's gomod: origin) from the Go module proxy (GOPROXY), resolve
 its dependencies once with ` + "`go mod vendor`" + ` and pack them into a reproducible
 tarball; pin both in <name>.signatures.json by sha256 and by go.sum lines (GoSums).
+With --local the package's own Go program (a local: source directory holding
+go.mod and go.sum, such as keel-init's src/) gets the vendor tarball instead.
 Nothing changed gives the same bytes; a changed dependency is a pin change,
 shown like any other. See docs/go.md.`,
-		Example: "  keel sources vendor containerd github.com/containerd/containerd/v2@v2.4.2\n  keel sources vendor --dry-run containerd",
+		Example: "  keel sources vendor containerd github.com/containerd/containerd/v2@v2.4.2\n  keel sources vendor --dry-run containerd\n  keel sources vendor --local keel-init",
 		Args:    cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			d, f, _, err := a.sourcesSetup(args[:1], offline)
@@ -34,7 +36,14 @@ shown like any other. See docs/go.md.`,
 			if err != nil {
 				return err
 			}
-			if len(args) == 2 {
+			switch {
+			case local && len(args) == 2:
+				return fmt.Errorf("%s: --local vendors the package's own go.mod; it takes no MODULE@VERSION", p)
+			case local:
+				if err := m.SetGoLocal(); err != nil {
+					return fmt.Errorf("%s: %w", p, err)
+				}
+			case len(args) == 2:
 				if err := m.SetGoModule(args[1]); err != nil {
 					return fmt.Errorf("%s: %w", p, err)
 				}
@@ -55,5 +64,6 @@ shown like any other. See docs/go.md.`,
 	}
 	c.Flags().BoolVar(&offline, "offline", false, "the Go module cache only (GOPROXY=off)")
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "show what would change, write nothing")
+	c.Flags().BoolVar(&local, "local", false, "vendor the dependencies of the package's local: Go source (its go.mod and go.sum)")
 	return c
 }

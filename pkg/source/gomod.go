@@ -29,6 +29,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,6 +39,8 @@ import (
 
 	"golang.org/x/mod/module"
 	modzip "golang.org/x/mod/zip"
+
+	"github.com/keel-linux/keel/pkg/atomicfile"
 )
 
 // IsGoOrigin reports whether an origin is a Go module zip or vendor tarball.
@@ -109,8 +112,8 @@ func (m *Manifest) checkGoPins() error {
 				return fmt.Errorf("GoSums[%q]: want the module's go.sum line; run `keel sources vendor`", f)
 			}
 		case "govendor":
-			if k, _, _ := parseOrigin(m.Origins[rest]); k != "gomod" {
-				return fmt.Errorf("Origins[%q] = %q: %s must have a gomod: origin", f, o, rest)
+			if k, _, _ := parseOrigin(m.Origins[rest]); k != "gomod" && k != "local" {
+				return fmt.Errorf("Origins[%q] = %q: %s must have a gomod: or local: origin", f, o, rest)
 			}
 		}
 	}
@@ -229,35 +232,39 @@ func (f *Fetcher) resolveGoVendor(ctx context.Context, pkg string, m *Manifest, 
 		return err
 	}
 	if d := diffModules(m.GoSums[file], mods); d != "" {
-		return &GoError{Package: pkg, File: file, Module: strings.TrimPrefix(m.Origins[zipFile], "gomod:"),
+		return &GoError{Package: pkg, File: file, Module: vendoredFrom(m, zipFile),
 			Problem: "the dependencies resolved now differ from the pinned module list in " + m.Path() + ": " + d,
 			Fix:     "review the change and run `keel sources vendor " + pkg + "` to re-pin"}
 	}
 	err = f.ingestFile(tmp, pkg, m, file, want)
 	var me *MismatchError
 	if errors.As(err, &me) {
-		me.From = "go mod vendor of " + strings.TrimPrefix(m.Origins[zipFile], "gomod:") + " with the host go command (GOPROXY=" + f.goProxy() + ")"
+		me.From = "go mod vendor of " + vendoredFrom(m, zipFile) + " with the host go command (GOPROXY=" + f.goProxy() + ")"
 	}
 	return err
 }
 
-// makeVendor resolves the dependencies of the module in zipFile with
-// `go mod vendor` and packs vendor/ reproducibly into a temporary file
-// (its directory is the caller's to remove). It returns the go.sum lines of
-// the modules the tarball holds, sorted.
-func (f *Fetcher) makeVendor(ctx context.Context, pkg string, m *Manifest, file, zipFile string) (string, []string, error) {
-	kind, rest, _ := parseOrigin(m.Origins[zipFile])
-	if kind != "gomod" {
-		return "", nil, fmt.Errorf("%s: %s: origin govendor:%s needs a gomod: origin for %s", m.Path(), file, zipFile, zipFile)
+// vendoredFrom names what a govendor: tarball vendors: MODULE@VERSION of a
+// gomod: zip, or the module of a local: source directory.
+func vendoredFrom(m *Manifest, srcFile string) string {
+	kind, rest, _ := parseOrigin(m.Origins[srcFile])
+	if kind == "local" {
+		return "local:" + rest
 	}
-	mv, err := parseGoModOrigin(rest)
-	if err != nil {
-		return "", nil, err
+	return rest
+}
+
+// makeVendor resolves the dependencies of the module in srcFile — a pinned
+// module zip, or a local: directory beside the spec holding go.mod and
+// go.sum — with `go mod vendor` and packs vendor/ reproducibly into a
+// temporary file (its directory is the caller's to remove). It returns the
+// go.sum lines of the modules the tarball holds, sorted.
+func (f *Fetcher) makeVendor(ctx context.Context, pkg string, m *Manifest, file, srcFile string) (string, []string, error) {
+	kind, rest, _ := parseOrigin(m.Origins[srcFile])
+	if kind != "gomod" && kind != "local" {
+		return "", nil, fmt.Errorf("%s: %s: origin govendor:%s needs a gomod: or local: origin for %s", m.Path(), file, srcFile, srcFile)
 	}
-	zp, err := f.Resolve(ctx, pkg, m, zipFile)
-	if err != nil {
-		return "", nil, err
-	}
+	label := vendoredFrom(m, srcFile)
 	if err := os.MkdirAll(f.Store, 0o755); err != nil {
 		return "", nil, err
 	}
@@ -267,26 +274,67 @@ func (f *Fetcher) makeVendor(ctx context.Context, pkg string, m *Manifest, file,
 	}
 	tmp := filepath.Join(dir, file)
 	src := filepath.Join(dir, "src")
-	if err := modzip.Unzip(src, mv, zp); err != nil {
-		return tmp, nil, &GoError{Package: pkg, File: zipFile, Module: mv.String(), Problem: "not a valid module zip: " + err.Error(),
-			Fix: "check the pin in " + m.Path()}
+	if kind == "local" {
+		local := filepath.Join(filepath.Dir(m.Path()), rest)
+		if _, err := os.Stat(filepath.Join(local, "go.mod")); err != nil {
+			return tmp, nil, &GoError{Package: pkg, File: file, Module: label, Problem: "no go.mod in " + local,
+				Fix: "run `go mod init` and `go mod tidy` there, or drop the govendor: origin"}
+		}
+		if err := copyModuleTree(local, src); err != nil {
+			return tmp, nil, err
+		}
+	} else {
+		mv, err := parseGoModOrigin(rest)
+		if err != nil {
+			return tmp, nil, err
+		}
+		zp, err := f.Resolve(ctx, pkg, m, srcFile)
+		if err != nil {
+			return tmp, nil, err
+		}
+		if err := modzip.Unzip(src, mv, zp); err != nil {
+			return tmp, nil, &GoError{Package: pkg, File: srcFile, Module: label, Problem: "not a valid module zip: " + err.Error(),
+				Fix: "check the pin in " + m.Path()}
+		}
 	}
 	if _, err := f.runGo(ctx, src, "mod", "vendor"); err != nil {
-		return tmp, nil, &GoError{Package: pkg, File: file, Module: mv.String(),
+		return tmp, nil, &GoError{Package: pkg, File: file, Module: label,
 			Problem: "resolving its dependencies through the module proxy (GOPROXY=" + f.goProxy() + ") failed: " + err.Error(),
 			Fix:     "a checksum mismatch means the proxy served other bytes than the module's go.sum records (do not re-pin blindly); otherwise check GOPROXY, or drop --offline once to fill the Go module cache"}
 	}
 	mods, err := vendoredModules(src)
 	if err != nil {
-		return tmp, nil, &GoError{Package: pkg, File: file, Module: mv.String(), Problem: err.Error(), Fix: "local replace directives cannot be vendored from a module zip"}
+		return tmp, nil, &GoError{Package: pkg, File: file, Module: label, Problem: err.Error(), Fix: "local replace directives cannot be vendored"}
 	}
 	if _, err := os.Stat(filepath.Join(src, "vendor")); err != nil {
-		return tmp, nil, &GoError{Package: pkg, File: file, Module: mv.String(), Problem: "the module has no dependencies to vendor", Fix: "drop the govendor: origin"}
+		return tmp, nil, &GoError{Package: pkg, File: file, Module: label, Problem: "the module has no dependencies to vendor", Fix: "drop the govendor: origin"}
 	}
 	if err := PackLocal(filepath.Join(src, "vendor"), "vendor", tmp, time.Unix(0, 0).UTC()); err != nil {
 		return tmp, nil, err
 	}
 	return tmp, mods, nil
+}
+
+// copyModuleTree copies the regular files of a local module into dst,
+// leaving out a vendor/ directory a developer may have made there: the
+// tarball must come from go.mod and go.sum alone.
+func copyModuleTree(from, dst string) error {
+	return filepath.WalkDir(from, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, p)
+		if d.IsDir() {
+			if rel == "vendor" {
+				return filepath.SkipDir
+			}
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		return atomicfile.Copy(p, filepath.Join(dst, rel))
+	})
 }
 
 // vendoredModules reads vendor/modules.txt and go.sum of a module tree: the
@@ -384,6 +432,32 @@ func (m *Manifest) SetGoModule(modver string) error {
 	zip, vendor := VendorSources(mv)
 	m.Origins[zip] = "gomod:" + mv.String()
 	m.Origins[vendor] = "govendor:" + zip
+	return nil
+}
+
+// SetGoLocal adds a govendor: origin for the package's local: source, whose
+// directory holds go.mod and go.sum: NAME-VERSION-vendor.tar.gz beside
+// NAME-VERSION.tar.gz. Pins are filled by PinGo.
+func (m *Manifest) SetGoLocal() error {
+	var found []string
+	for _, file := range m.Files() {
+		kind, rest, _ := parseOrigin(m.Origins[file])
+		if kind != "local" {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(filepath.Dir(m.Path()), rest, "go.mod")); err == nil {
+			found = append(found, file)
+		}
+	}
+	if len(found) != 1 {
+		return fmt.Errorf("%s: want exactly one local: origin whose directory holds a go.mod, found %d %v", m.Path(), len(found), found)
+	}
+	vendor := strings.TrimSuffix(strings.TrimSuffix(found[0], ".tar.gz"), ".tgz") + "-vendor.tar.gz"
+	if m.Origins[vendor] != "govendor:"+found[0] {
+		delete(m.Signatures, vendor)
+		delete(m.GoSums, vendor)
+	}
+	m.Origins[vendor] = "govendor:" + found[0]
 	return nil
 }
 

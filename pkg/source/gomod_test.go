@@ -291,3 +291,82 @@ func FuzzParseGoSumLine(f *testing.F) {
 		}
 	})
 }
+
+// TestGoVendorLocal pins the dependencies of a Go program kept beside its
+// spec (local: origin with go.mod and go.sum), as keel-init is, and
+// recreates the tarball offline from a warm module cache.
+func TestGoVendorLocal(t *testing.T) {
+	p, url := goFixture(t, false)
+	goEnvFor(t, url)
+	ctx := context.Background()
+	specDir := t.TempDir()
+	src := filepath.Join(specDir, "src")
+	os.MkdirAll(filepath.Join(src, "vendor", "junk"), 0o755)
+	os.WriteFile(filepath.Join(src, "vendor", "junk", "x.go"), []byte("package junk\n"), 0o644) // a developer's stale vendor/: ignored
+	for n, c := range map[string]string{
+		"go.mod":  "module example.local/tool\n\ngo 1.22\n\nrequire example.com/dep v1.2.0\n",
+		"main.go": "package main\n\nimport \"example.com/dep\"\n\nfunc main() { println(dep.Hello()) }\n",
+	} {
+		os.WriteFile(filepath.Join(src, n), []byte(c), 0o644)
+	}
+	// go.sum as `go mod tidy` writes it, taken from the published module.
+	zr := modFile(t, p, "example.com/hello", "v1.0.0", "go.sum")
+	os.WriteFile(filepath.Join(src, "go.sum"), zr, 0o644)
+	os.WriteFile(ManifestPath(specDir, "tool"), []byte(`{"Signatures":{},"Origins":{"tool-1.0.tar.gz":"local:src"}}`), 0o644)
+	m, err := LoadManifest(specDir, "tool")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SetGoLocal(); err != nil {
+		t.Fatal(err)
+	}
+	f := &Fetcher{Store: t.TempDir()}
+	changes, err := f.PinGo(ctx, "tool", m, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const vf = "tool-1.0-vendor.tar.gz"
+	if len(changes) != 1 || changes[0].File != vf || len(m.GoSums[vf]) != 1 || !strings.HasPrefix(m.GoSums[vf][0], "example.com/dep v1.2.0 h1:") {
+		t.Fatalf("changes %+v, GoSums %v; want one vendor tarball holding example.com/dep", changes, m.GoSums)
+	}
+	m2, err := LoadManifest(specDir, "tool")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := f.PinGo(ctx, "tool", m2, true); err != nil || len(again) != 0 {
+		t.Fatalf("second run: %+v, %v; want no change", again, err)
+	}
+	offline := &Fetcher{Store: t.TempDir(), Offline: true}
+	if _, err := offline.Resolve(ctx, "tool", m2, vf); err != nil {
+		t.Fatalf("offline with a warm module cache: %v", err)
+	}
+	// A dependency added to go.mod without re-pinning is refused with the diff.
+	os.WriteFile(filepath.Join(src, "go.mod"), []byte("module example.local/tool\n\ngo 1.22\n"), 0o644)
+	os.WriteFile(filepath.Join(src, "main.go"), []byte("package main\n\nfunc main() {}\n"), 0o644)
+	_, err = (&Fetcher{Store: t.TempDir(), Offline: true}).Resolve(ctx, "tool", m2, vf)
+	if err == nil || !strings.Contains(err.Error(), "tool") {
+		t.Fatalf("got %v, want a refusal naming the package", err)
+	}
+	t.Log(err)
+	// No go.mod at all: named.
+	os.Remove(filepath.Join(src, "go.mod"))
+	if err := m2.SetGoLocal(); err == nil || !strings.Contains(err.Error(), "go.mod") {
+		t.Fatalf("SetGoLocal without go.mod: %v", err)
+	}
+}
+
+// modFile reads one file of a module the fixture proxy publishes.
+func modFile(t *testing.T, p *goProxy, path, version, name string) []byte {
+	t.Helper()
+	zf := filepath.Join(t.TempDir(), "m.zip")
+	os.WriteFile(zf, p.files["/"+path+"/@v/"+version+".zip"], 0o644)
+	dir := t.TempDir()
+	if err := modzip.Unzip(dir, module.Version{Path: path, Version: version}, zf); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

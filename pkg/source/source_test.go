@@ -156,7 +156,7 @@ func TestManifestErrors(t *testing.T) {
 		{`{"Signatures":{"a.zip":"` + z + `"},"Origins":{"a.zip":"gomod:example.com/a"}}`, "want gomod:MODULE@VERSION"},
 		{`{"Signatures":{"a.zip":"` + z + `"},"Origins":{"a.zip":"gomod:example.com/a@v1.0.0"}}`, "GoSums[\"a.zip\"]"},
 		{`{"Signatures":{"a.zip":"` + z + `"},"Origins":{"a.zip":"gomod:example.com/a@v1.0.0"},"GoSums":{"a.zip":["example.com/a v1.0.0 md5:x"]}}`, "want a go.sum line"},
-		{`{"Signatures":{"v.tgz":"` + z + `"},"Origins":{"v.tgz":"govendor:a.zip"}}`, "must have a gomod: origin"},
+		{`{"Signatures":{"v.tgz":"` + z + `"},"Origins":{"v.tgz":"govendor:a.zip"}}`, "must have a gomod: or local: origin"},
 		{`{"Signatures":{"a":"` + z + `"},"GoSums":{"a":["example.com/a v1.0.0 h1:x="]}}`, "only gomod: and govendor:"},
 	} {
 		dir := t.TempDir()

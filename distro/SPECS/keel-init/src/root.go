@@ -40,6 +40,7 @@ func rootMode() {
 	if err := syscall.Sethostname([]byte(hostname)); err != nil {
 		logf("sethostname: %v", err)
 	}
+	setupNetwork()
 	reportFacts()
 	mark("facts")
 	runHealthChecks("/usr/lib/keel/health.d")
