@@ -73,8 +73,9 @@ var fortifiable = map[string]bool{
 	"vsyslog": true, "poll": true, "ppoll": true, "asprintf": true, "vasprintf": true, "obstack_printf": true,
 }
 
-// Check reads one ELF object. name is only used in the result and errors.
-func Check(name string, r io.ReaderAt) (*Result, error) {
+// Open parses an ELF object's headers; a malformed one is ErrNotELF,
+// named.
+func Open(name string, r io.ReaderAt) (*elf.File, error) {
 	f, err := elf.NewFile(r)
 	if err != nil {
 		var fe *elf.FormatError
@@ -82,6 +83,15 @@ func Check(name string, r io.ReaderAt) (*Result, error) {
 			return nil, fmt.Errorf("%s: %w: %v", name, ErrNotELF, err)
 		}
 		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return f, nil
+}
+
+// Check reads one ELF object. name is only used in the result and errors.
+func Check(name string, r io.ReaderAt) (*Result, error) {
+	f, err := Open(name, r)
+	if err != nil {
+		return nil, err
 	}
 	defer f.Close()
 	res := &Result{Path: name, Lang: "c", Checks: map[string]Status{}, Notes: map[string]string{}}
