@@ -95,3 +95,8 @@ func (d *deprecatedValue) Set(v string) error {
 	d.warn()
 	return d.Value.Set(v)
 }
+
+// defineFlag is --define/-D for commands that read another tree's specs.
+func defineFlag(cmd *cobra.Command, p *[]string) {
+	cmd.Flags().StringArrayVarP(p, "define", "D", nil, "define a macro for a spec-only source tree, as rpm: --define 'dist .azl3' (repeatable)")
+}

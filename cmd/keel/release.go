@@ -14,6 +14,7 @@ import (
 	"github.com/keel-linux/keel/pkg/release"
 	"github.com/keel-linux/keel/pkg/release/manifest"
 	"github.com/keel-linux/keel/pkg/release/render"
+	"github.com/keel-linux/keel/pkg/srctree"
 )
 
 func newReleaseCmd(a *app) *cobra.Command {
@@ -93,15 +94,37 @@ Exit status 4 when a gate fails.`,
 }
 
 func newReleaseDiffCmd(a *app, dir *string) *cobra.Command {
-	return &cobra.Command{
+	var defines []string
+	cmd := &cobra.Command{
 		Use:   "diff A B",
 		Short: "What changed between two releases or source trees: packages (old → new EVR), kernels and their config options, gates",
 		Long: `A and B are each a release (a version under --releases, or a release
 directory) or a distribution source tree (a directory with keel.yaml, built
-incrementally through the cache to know its packages).`,
-		Example: "  keel release diff 1.0.20261101 1.0.20261201\n  keel release diff 1.0.20261201 distro",
-		Args:    cobra.ExactArgs(2),
+incrementally through the cache to know its packages).
+
+Another distribution's tree (SPECS*/*/*.spec and no keel.yaml, such as a
+checkout of microsoft/azurelinux) cannot be built here: it is compared from
+its specs alone (its own *-rpm-macros loaded, %(...) never run): per source
+package old → new EVR, binary packages added and removed, CVE patches
+(Patch: CVE-*.patch, CVE-*.nopatch files, %changelog mentions) added and
+dropped, and option changes of the kernel config files in the tree
+(SPECS*/kernel*/config*). A spec that does not parse or uses macros nobody
+defined is reported by name; the rest of the tree is still compared.`,
+		Example: "  keel release diff 1.0.20261101 1.0.20261201\n  keel release diff 1.0.20261201 distro\n" +
+			"  keel release diff azl-3.0.20260401 azl-3.0.20260429 --define 'dist .azl3'",
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if release.IsSourceOnly(args[0]) || release.IsSourceOnly(args[1]) {
+				d, err := release.DiffSourceTrees(cmd.Context(), args[0], args[1], srctree.Options{Defines: defines})
+				if err != nil {
+					return err
+				}
+				if a.json {
+					return emit(cmd.OutOrStdout(), d)
+				}
+				d.WriteText(cmd.OutOrStdout())
+				return nil
+			}
 			side := func(arg string) (*manifest.Manifest, string, func(), error) {
 				if _, err := os.Stat(filepath.Join(arg, "keel.yaml")); err == nil {
 					d, err := distro.Load(arg)
@@ -133,6 +156,8 @@ incrementally through the cache to know its packages).`,
 			return nil
 		},
 	}
+	defineFlag(cmd, &defines)
+	return cmd
 }
 
 func newReleasePromoteCmd(a *app, dir *string) *cobra.Command {

@@ -30,6 +30,11 @@ const (
 	cancelEvery = 1024
 )
 
+// ReadBounded is how the spec reader reads a spec or macro file: a regular
+// file of at most 16 MiB, never blocking on a fifo. Readers of the files
+// beside specs (pkg/srctree) use it for the same guarantees.
+func ReadBounded(path string) ([]byte, error) { return readBounded(path) }
+
 // readBounded reads a regular file of at most maxFileSize bytes. The open
 // does not block on a fifo (O_NONBLOCK) and the type is checked on the open
 // file, so swapping the path for a device after a check gains nothing.
