@@ -59,7 +59,7 @@ type Options struct {
 	// after the boot: a VM's persistent NVRAM, to pass as Vars next time
 	// (the first boot after enrolling keys rewrites the boot variables).
 	SaveVars string
-	Kernel   string // Direct only
+	Kernel   string // Direct; with OVMF, an EFI image for the firmware's loader (-kernel, Cmdline its load options)
 	Initrd   string
 	Cmdline  string
 	// PVH (Direct) boots the ELF kernel inside the bzImage Kernel through
@@ -346,6 +346,12 @@ func qemuArgs(o Options) (args []string, varsCopy string, cleanup func(), err er
 		args = append(args,
 			"-drive", "if=pflash,format=raw,unit=0,readonly=on,file="+code,
 			"-drive", "if=pflash,format=raw,unit=1,file="+varsCopy)
+		if o.Kernel != "" {
+			// The firmware's loader starts this EFI image with Cmdline as
+			// its load options: a command line chosen by whoever controls
+			// the loader (under Secure Boot a signed UKI ignores it).
+			args = append(args, "-kernel", o.Kernel, "-append", o.Cmdline)
+		}
 	default:
 		return nil, "", nil, fmt.Errorf("boot: unknown firmware %q (want direct, ovmf or ovmf-secure-boot)", o.Firmware)
 	}

@@ -66,22 +66,6 @@ func dumpConsole(t *testing.T, res *Result) {
 	t.Logf("console tail:\n%s", strings.Join(lines, "\n"))
 }
 
-func TestGuardSecureBoot(t *testing.T) {
-	requireQEMU(t)
-	img := guardImage(t)
-	ks := testKeys(t)
-	ex, _ := Expect("guard", img.Release)
-	ex = append(ex, MustExpect("initrd.verity.signature=kernel")...) // UEFI: the kernel checks the root hash signature
-	res := boot(t, Options{Disk: img.Disk, Firmware: OVMFSecureBoot, Vars: ks.vars, Expect: ex})
-	if !res.OK {
-		dumpConsole(t, res)
-		t.Fatalf("guard did not boot under Secure Boot: %s", res.Reason)
-	}
-	for _, f := range res.Order {
-		t.Logf("fact %s=%s", f.Key, f.Value)
-	}
-}
-
 // vmSlots limits concurrent VMs to the machine's two cores.
 var vmSlots = make(chan struct{}, 2)
 

@@ -192,28 +192,39 @@ func testKeys(t testing.TB) keys {
 			keysOnce.err = err
 			return
 		}
-		rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
+		k.vars = filepath.Join(dir, "vars.fd")
+		if k.dbKey, k.dbCert, err = writeSelfSigned(dir, "Keel test Secure Boot db"); err != nil {
 			keysOnce.err = err
 			return
 		}
-		tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Keel test Secure Boot db"},
-			NotBefore: time.Unix(epoch, 0).Add(-24 * time.Hour), NotAfter: time.Unix(epoch, 0).AddDate(20, 0, 0),
-			KeyUsage: x509.KeyUsageDigitalSignature}
-		certDER, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &rsaKey.PublicKey, rsaKey)
-		if err != nil {
-			keysOnce.err = err
-			return
-		}
-		k.dbKey, k.dbCert, k.vars = filepath.Join(dir, "db.key"), filepath.Join(dir, "db.crt"), filepath.Join(dir, "vars.fd")
-		os.WriteFile(k.dbKey, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(rsaKey)}), 0o600)
-		os.WriteFile(k.dbCert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certDER}), 0o644)
 		keysOnce.err = EnrollVars(context.Background(), "", k.dbCert, k.vars)
 	})
 	if keysOnce.err != nil {
 		t.Fatal(keysOnce.err)
 	}
 	return keysOnce.k
+}
+
+// writeSelfSigned writes an RSA-2048 key and a self-signed certificate for
+// it (PEM) into dir, as keel keys init's Secure Boot pair.
+func writeSelfSigned(dir, cn string) (key, cert string, err error) {
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return "", "", err
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Unix(epoch, 0).Add(-24 * time.Hour), NotAfter: time.Unix(epoch, 0).AddDate(20, 0, 0),
+		KeyUsage: x509.KeyUsageDigitalSignature}
+	certDER, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &rsaKey.PublicKey, rsaKey)
+	if err != nil {
+		return "", "", err
+	}
+	base := strings.ReplaceAll(cn, " ", "-")
+	key, cert = filepath.Join(dir, base+".key"), filepath.Join(dir, base+".crt")
+	if err := os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(rsaKey)}), 0o600); err != nil {
+		return "", "", err
+	}
+	return key, cert, os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certDER}), 0o644)
 }
 
 // image is a built test image and what a test needs to poke at it.
@@ -229,6 +240,7 @@ type imageOpts struct {
 	variant  string // vm, hwe, guard
 	hostname string // changes root content (forgery)
 	sigFor   string // sign this root hash instead of the real one (forgery); "" = real
+	ipe      string // guard: IPE mode, "" = audit (the guard's default)
 }
 
 // buildRoot lays out the root tree: keel-init as /sbin/init, busybox, a
@@ -258,6 +270,9 @@ func buildRoot(t testing.TB, dir string, o imageOpts) {
 	os.WriteFile(filepath.Join(dir, "etc/hostname"), []byte(host+"\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "etc/os-release"), []byte(osRelease), 0o644)
 	os.WriteFile(filepath.Join(dir, "usr/lib/keel/health.d/10-shell"), []byte("#!/usr/bin/busybox sh\necho \"env=$(/usr/bin/busybox env | /usr/bin/busybox wc -l) uid=$(/usr/bin/busybox id -u)\"\n"), 0o755)
+	if o.variant == "guard" {
+		writeIPEProbe(t, dir)
+	}
 	// Fixed mtimes everywhere (mkfs.erofs -T and mkfs.ext4 under E2FSPROGS_FAKE_TIME read them).
 	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
 		if err == nil {
@@ -366,7 +381,8 @@ func buildImage(t testing.TB, dir string, o imageOpts) *image {
 			t.Fatal(err)
 		}
 		files = append(files, initramfs.File{Path: "/etc/keel/roothash.p7s", Data: p7})
-		cmdline += " keel.rootfstype=erofs ro keel.verity=PARTUUID=" + hp.GUID.String() +
+		files = append(files, ipeFiles(t, signer, o.ipe)...)
+		cmdline += " lsm=landlock,lockdown,yama,integrity,selinux,bpf,ipe keel.rootfstype=erofs ro keel.verity=PARTUUID=" + hp.GUID.String() +
 			" keel.roothash=" + img.RootHash.String() + " keel.roothash.sig=" + verity.SignatureParam(sig)
 		modules = append(modules, "dm-verity", "erofs")
 	} else {

@@ -31,12 +31,13 @@ import (
 
 // BootInfo is what the boot harness asserts a bootable image against.
 type BootInfo struct {
-	KernelRelease  string `json:"kernel_release"`
-	Cmdline        string `json:"cmdline"`
-	RootFilesystem string `json:"root_filesystem"` // ext4 | erofs
-	RootPartUUID   string `json:"root_partuuid"`
-	RootHash       string `json:"root_hash,omitempty"` // dm-verity (guard)
-	SecureBoot     bool   `json:"secure_boot"`         // the UKI is signed
+	KernelRelease  string   `json:"kernel_release"`
+	Cmdline        string   `json:"cmdline"`
+	RootFilesystem string   `json:"root_filesystem"` // ext4 | erofs
+	RootPartUUID   string   `json:"root_partuuid"`
+	RootHash       string   `json:"root_hash,omitempty"` // dm-verity (guard)
+	SecureBoot     bool     `json:"secure_boot"`         // the UKI is signed
+	IPE            *IPEInfo `json:"ipe,omitempty"`       // the IPE policy keel-init deploys
 }
 
 const espVolumeID = 0x6b65656c // "keel"
@@ -345,6 +346,11 @@ func writeBootable(ctx context.Context, d *Definition, opt Options, r *os.Root, 
 			return err
 		}
 		extra = append(extra, f)
+		pf, err := ipePolicy(d, r, modDir, opt, info)
+		if err != nil {
+			return err
+		}
+		extra = append(extra, pf...)
 		p, err1 := rootfs.Resolve(r, "sbin/init")
 		q, err2 := rootfs.Resolve(r, "usr/sbin/keel-init")
 		if err1 == nil && err2 == nil && p == q {

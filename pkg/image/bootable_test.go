@@ -120,6 +120,9 @@ func TestBootableDefinitionErrors(t *testing.T) {
 		{"name: t\nkind: bootable\nkernel: {package: kernel}\npackages: [kernel]\npartitions: [{label: r, type: swap}]\noutputs: [{format: raw}]\n", "esp and root partitions only"},
 		{"name: t\nkind: bootable\nkernel: {package: kernel}\npackages: [kernel]\noutputs: [{format: oci}]\n", "container format"},
 		{"name: t\nkind: bootable\nkernel: {package: kernel-hwe}\npackages: [kernel]\noutputs: [{format: raw}]\n", "kernel.package"},
+		{"name: t\nkind: bootable\nipe: permissive\nkernel: {package: kernel}\npackages: [kernel]\npartitions: [{label: r, type: root, filesystem: erofs, verity: true, readonly: true}]\noutputs: [{format: raw}]\n", `ipe: "permissive": want audit or enforce`},
+		{"name: t\nkind: bootable\nipe: enforce\nkernel: {package: kernel}\npackages: [kernel]\npartitions: [{label: r, type: root}]\noutputs: [{format: raw}]\n", "ipe: IPE needs a dm-verity root"},
+		{"name: t\nkind: container\nipe: audit\npackages: [busybox]\noutputs: [{format: oci}]\n", "IPE is for bootable images"},
 	} {
 		_, err := Parse("t.yaml", []byte(tc.yaml))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -212,6 +215,7 @@ func TestDistroBootable(t *testing.T) {
 			vars := ""
 			if tc.fw == boot.OVMFSecureBoot {
 				vars = keys.sbVars
+				ex = append(ex, man.TrustExpect()...)
 			}
 			mu.Lock()
 			r, err := boot.Run(context.Background(), boot.Options{Disk: filepath.Join(res.Dir, tc.disk), DiskFormat: tc.qemuFormat,

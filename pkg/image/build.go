@@ -123,11 +123,7 @@ func (m *Manifest) BootPlan(dir, disk, cert string) (boot.Plan, error) {
 	p := boot.Plan{Disk: disk, Firmware: boot.OVMF, Expect: ex}
 	if m.Boot.SecureBoot && cert != "" {
 		p.Firmware, p.EnrollCert = boot.OVMFSecureBoot, cert
-		if m.Boot.RootHash != "" {
-			// Under UEFI with the db certificate enrolled, the kernel
-			// itself checks the root hash signature (docs/boot.md).
-			p.Expect = append(p.Expect, boot.MustExpect("initrd.verity.signature=kernel")...)
-		}
+		p.Expect = append(p.Expect, m.TrustExpect()...)
 	}
 	return p, nil
 }

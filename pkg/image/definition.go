@@ -62,6 +62,9 @@ type Definition struct {
 	Services []string          `yaml:"services,omitempty" json:"services,omitempty"`
 	Sysctl   map[string]string `yaml:"sysctl,omitempty" json:"sysctl,omitempty"`
 	SELinux  string            `yaml:"selinux,omitempty" json:"selinux,omitempty"` // disabled | permissive | enforcing
+	// IPE is the Integrity Policy Enforcement mode of a verity image: audit
+	// or enforce (trustboot.go, docs/boot.md).
+	IPE string `yaml:"ipe,omitempty" json:"ipe,omitempty"`
 
 	Kernel     *Kernel     `yaml:"kernel,omitempty" json:"kernel,omitempty"`
 	Partitions []Partition `yaml:"partitions,omitempty" json:"partitions,omitempty"`
@@ -294,6 +297,9 @@ func (d *Definition) validate() error {
 		if _, err := planBoot(d); err != nil {
 			return err
 		}
+	}
+	if err := d.validateIPE(); err != nil {
+		return err
 	}
 	if len(d.Outputs) == 0 {
 		return ferr("outputs", "at least one output is needed")

@@ -9,8 +9,12 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"slices"
+	"strings"
 
+	"github.com/keel-linux/keel/pkg/boot"
 	"github.com/keel-linux/keel/pkg/initramfs"
+	"github.com/keel-linux/keel/pkg/ipe"
 	"github.com/keel-linux/keel/pkg/kconfig"
 	"github.com/keel-linux/keel/pkg/kernelsig"
 	"github.com/keel-linux/keel/pkg/verity"
@@ -66,4 +70,111 @@ func kernelRootHashSig(r *os.Root, modDir string, opt Options, rh verity.RootHas
 		return initramfs.File{}, fmt.Errorf("root hash signature: %w", err)
 	}
 	return initramfs.File{Path: rootHashSigPath, Data: sig}, nil
+}
+
+// IPEInfo is what the manifest records of the IPE policy, and what the boot
+// gate then requires keel-init to report from securityfs.
+type IPEInfo struct {
+	Mode    string `json:"mode"` // audit | enforce
+	Policy  string `json:"policy"`
+	Version string `json:"version"`
+}
+
+// ipePolicyVersion is the generated policy's version. IPE refuses to replace
+// an active policy by an older version; each boot starts with none active.
+const ipePolicyVersion = "1.0.0"
+
+// validateIPE: the mode is audit or enforce, and the image is a bootable one
+// with a verity root (the policy lets code run only from signed dm-verity
+// devices and the initramfs: on any other root nothing would run).
+func (d *Definition) validateIPE() error {
+	if d.IPE == "" {
+		return nil
+	}
+	if _, err := ipe.ParseMode(d.IPE); err != nil {
+		return ferr("ipe", "%v", err)
+	}
+	if d.Kind != "bootable" {
+		return ferr("ipe", "IPE is for bootable images (a container runs on its host's kernel)")
+	}
+	l, err := planBoot(d)
+	if err != nil {
+		return err
+	}
+	if !l.verity {
+		return ferr("ipe", "IPE needs a dm-verity root (partitions: verity: true): its policy runs code only from signed verity devices")
+	}
+	return nil
+}
+
+// ipePolicy generates and signs the image's IPE policy (attached PKCS#7, the
+// Secure Boot key, which the kernel finds in its platform keyring) and
+// returns the initramfs files keel-init (ipe.go) deploys: the policy and
+// ipe.conf. The kernel must have IPE with the dm-verity signature property,
+// and the command line must not leave it out of lsm=.
+func ipePolicy(d *Definition, r *os.Root, modDir string, opt Options, info *BootInfo) ([]initramfs.File, error) {
+	if d.IPE == "" {
+		return nil, nil
+	}
+	mode, err := ipe.ParseMode(d.IPE)
+	if err != nil {
+		return nil, ferr("ipe", "%v", err)
+	}
+	if err := requireKernelOptions(r, modDir, "ipe: "+d.IPE, "CONFIG_SECURITY_IPE", "CONFIG_IPE_PROP_DM_VERITY_SIGNATURE",
+		"CONFIG_IPE_POLICY_SIG_PLATFORM_KEYRING"); err != nil {
+		return nil, err
+	}
+	c, _, err := kernelConfig(r, modDir)
+	if err != nil {
+		return nil, err
+	}
+	lsms := strings.Trim(c.Get("CONFIG_LSM"), `"`)
+	for _, a := range d.Kernel.Cmdline {
+		if v, ok := strings.CutPrefix(a, "lsm="); ok {
+			lsms = v
+		}
+	}
+	if !slices.Contains(strings.Split(lsms, ","), "ipe") {
+		return nil, ferr("kernel.cmdline", "ipe: %s, but the LSMs the kernel starts (%s) leave IPE out: add ipe to lsm=", d.IPE, lsms)
+	}
+	p := ipe.VerifiedOnly("keel-"+d.Name, ipePolicyVersion)
+	text, err := p.Text()
+	if err != nil {
+		return nil, err
+	}
+	s, err := kernelsig.Load(opt.SecureBootKey, opt.SecureBootCert)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := s.Attached(text)
+	if err != nil {
+		return nil, err
+	}
+	if got, err := kernelsig.Verify(sig, nil, s.Cert); err != nil || !bytes.Equal(got, text) {
+		return nil, fmt.Errorf("IPE policy signature: %v", err)
+	}
+	info.IPE = &IPEInfo{Mode: string(mode), Policy: p.Name, Version: p.Version}
+	return []initramfs.File{
+		{Path: "/etc/keel/ipe.p7s", Data: sig},
+		{Path: "/etc/keel/ipe.conf", Data: []byte("name=" + p.Name + "\nmode=" + string(mode) + "\n")},
+	}, nil
+}
+
+// TrustExpect is what a guard booted under Secure Boot (its db certificate
+// enrolled) must report on top of BootExpect: the kernel checked the root
+// hash signature, and the IPE policy is active in its mode with
+// CAP_MAC_ADMIN gone when it enforces. Manifest.BootPlan adds it, so keel
+// boot and the release's boot gate require it. (SELinux facts join here.)
+func (m *Manifest) TrustExpect() []boot.Expectation {
+	if m.Boot == nil || m.Boot.RootHash == "" {
+		return nil
+	}
+	ex := []string{"initrd.verity.signature=kernel"}
+	if p := m.Boot.IPE; p != nil {
+		ex = append(ex, "initrd.ipe=active", "ipe.mode="+p.Mode, "ipe.policy="+p.Policy+" "+p.Version, "lsm~=(^|,)ipe(,|$)")
+		if p.Mode == string(ipe.Enforce) {
+			ex = append(ex, "cap.bounding.mac_admin=dropped")
+		}
+	}
+	return boot.MustExpect(ex...)
 }

@@ -50,11 +50,12 @@ type Rule struct {
 // VerifiedOnly is the guard's policy: code runs only from the initramfs
 // (boot_verified: the superblock the kernel unpacked, inside the signed UKI)
 // and from dm-verity devices whose root hash signature the kernel checked
-// (dmverity_signature); the kernel reads modules and firmware only from the
-// same places. Everything else is denied.
+// (dmverity_signature); the kernel loads modules and firmware only from the
+// same places. Everything else is denied (kexec images, IMA policies, X.509
+// certificates read by the kernel).
 func VerifiedOnly(name, version string) Policy {
 	p := Policy{Name: name, Version: version}
-	for _, op := range []string{"EXECUTE", "KERNEL_READ"} {
+	for _, op := range []string{"EXECUTE", "KMODULE", "FIRMWARE"} {
 		for _, prop := range []string{"boot_verified=TRUE", "dmverity_signature=TRUE"} {
 			p.Rules = append(p.Rules, Rule{Op: op, Properties: []string{prop}, Allow: true})
 		}

@@ -14,8 +14,10 @@ func TestVerifiedOnly(t *testing.T) {
 DEFAULT action=DENY
 op=EXECUTE boot_verified=TRUE action=ALLOW
 op=EXECUTE dmverity_signature=TRUE action=ALLOW
-op=KERNEL_READ boot_verified=TRUE action=ALLOW
-op=KERNEL_READ dmverity_signature=TRUE action=ALLOW
+op=KMODULE boot_verified=TRUE action=ALLOW
+op=KMODULE dmverity_signature=TRUE action=ALLOW
+op=FIRMWARE boot_verified=TRUE action=ALLOW
+op=FIRMWARE dmverity_signature=TRUE action=ALLOW
 `
 	if string(b) != want {
 		t.Fatalf("got\n%s\nwant\n%s", b, want)
