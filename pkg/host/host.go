@@ -50,6 +50,8 @@ var Tools = []Tool{
 	{Name: "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd", Package: "ovmf", For: "UEFI and Secure Boot under QEMU"},
 	{Name: "veritysetup", Package: "cryptsetup-bin", For: "dm-verity cross-checks", TestOnly: true},
 	{Name: "mkfs.erofs", Package: "erofs-utils", For: "read-only root filesystems"},
+	{Name: "secilc", Package: "secilc", For: "compiling the SELinux policy (images with selinux:)"},
+	{Name: "dump.erofs", Package: "erofs-utils", For: "reading SELinux labels back from erofs images", TestOnly: true},
 	{Name: "mksquashfs", Package: "squashfs-tools", For: "squashfs roots"},
 	{Name: "mkfs.ext4", Package: "e2fsprogs", For: "mutable root filesystems"},
 	{Name: "debugfs", Package: "e2fsprogs", For: "reproducible ext4 inode times"},

@@ -25,6 +25,7 @@ import (
 	"github.com/keel-linux/keel/pkg/initramfs"
 	"github.com/keel-linux/keel/pkg/logctx"
 	"github.com/keel-linux/keel/pkg/rootfs"
+	"github.com/keel-linux/keel/pkg/selinux"
 	"github.com/keel-linux/keel/pkg/uki"
 	"github.com/keel-linux/keel/pkg/verity"
 )
@@ -215,6 +216,9 @@ func writeBootable(ctx context.Context, d *Definition, opt Options, r *os.Root, 
 	if err != nil {
 		return err
 	}
+	if err := checkSELinuxKernel(d, r, modDir); err != nil {
+		return err
+	}
 	if opt.SecureBootKey != "" {
 		if err := checkModuleSignatures(r, modDir); err != nil {
 			return err
@@ -251,7 +255,15 @@ func writeBootable(ctx context.Context, d *Definition, opt Options, r *os.Root, 
 	log := logctx.FromContext(ctx)
 	log.Info("writing the root filesystem", "fs", l.rootFS)
 	if l.rootFS == "erofs" {
-		if err := runEnv(ctx, nil, "mkfs.erofs", "--quiet", "-T", strconv.FormatInt(sde, 10), "-U", disk.SeededGUID(seed, "erofs").String(), "--all-root", rootImg, rootDir); err != nil {
+		args := []string{"--quiet", "-T", strconv.FormatInt(sde, 10), "-U", disk.SeededGUID(seed, "erofs").String(), "--all-root"}
+		if d.wantSELinux() {
+			fc := filepath.Join(work, "file_contexts")
+			if err := copyOut(r, selinux.FileContextsPath, fc); err != nil {
+				return err
+			}
+			args = append(args, "--file-contexts="+fc)
+		}
+		if err := runEnv(ctx, nil, "mkfs.erofs", append(args, rootImg, rootDir)...); err != nil {
 			return fmt.Errorf("root filesystem: %w", err)
 		}
 		f, err := os.Open(rootImg)
@@ -303,7 +315,7 @@ func writeBootable(ctx context.Context, d *Definition, opt Options, r *os.Root, 
 			"-O", "^has_journal", "-L", "keel-root", rootImg, strconv.FormatInt(size/1024, 10)+"k"); err != nil {
 			return fmt.Errorf("root filesystem (%d bytes): %w", size, err)
 		}
-		if err := clampExt4Times(ctx, rootImg, r, sde); err != nil {
+		if err := clampExt4Times(ctx, rootImg, r, sde, d.wantSELinux()); err != nil {
 			return fmt.Errorf("root filesystem: %w", err)
 		}
 		parts = []disk.Partition{espPart, {Name: l.rootLabel, Type: disk.TypeRootX86_64, Source: rootImg, Size: size}}
@@ -314,7 +326,7 @@ func writeBootable(ctx context.Context, d *Definition, opt Options, r *os.Root, 
 	}
 	rp, _ := plan.Find(l.rootLabel)
 	info.RootPartUUID = rp.GUID.String()
-	cmdline := append([]string(nil), d.Kernel.Cmdline...)
+	cmdline := append(append([]string(nil), d.Kernel.Cmdline...), selinuxCmdline(d)...)
 	cmdline = append(cmdline, "keel.root=PARTUUID="+rp.GUID.String(), "keel.rootfstype="+l.rootFS)
 	modules := []string{"virtio_pci", "virtio_blk"}
 	var verityKeys [][]byte

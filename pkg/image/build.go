@@ -61,6 +61,9 @@ type Options struct {
 	// SecureBootKey/Cert (PEM paths) sign the UKI with sbsign.
 	Key                           *pgp.Key
 	SecureBootKey, SecureBootCert string
+	// SELinuxPolicy is the directory of the policy's CIL sources (default:
+	// selinux/ beside the definition's images/ directory).
+	SELinuxPolicy string
 }
 
 // Manifest describes a built image: what it contains and what was written.
@@ -77,7 +80,8 @@ type Manifest struct {
 	Files         int               `json:"files"` // entries in the root filesystem
 	Size          int64             `json:"size"`  // bytes of regular files
 	Outputs       []OutputInfo      `json:"outputs"`
-	Boot          *BootInfo         `json:"boot,omitempty"` // bootable images
+	Boot          *BootInfo         `json:"boot,omitempty"`    // bootable images
+	SELinux       *SELinuxInfo      `json:"selinux,omitempty"` // images with a policy (selinux: permissive|enforcing)
 }
 
 // PackageNames lists the installed packages' names, in manifest order.
@@ -95,7 +99,11 @@ func (m *Manifest) BootExpect() ([]boot.Expectation, error) {
 	if m.Boot == nil {
 		return nil, fmt.Errorf("image %s is not bootable (its manifest has no boot section)", m.Image)
 	}
-	return boot.ImageExpect(m.Image, m.Boot.KernelRelease, m.Boot.Cmdline, m.Boot.RootHash, m.PackageNames())
+	ex, err := boot.ImageExpect(m.Image, m.Boot.KernelRelease, m.Boot.Cmdline, m.Boot.RootHash, m.PackageNames())
+	if err == nil && m.SELinux != nil {
+		ex = append(ex, boot.SELinuxExpect(m.SELinux.Mode, m.SELinux.PolicySHA256)...)
+	}
+	return ex, err
 }
 
 // BootPlan is how keel boot and the release cut boot this image: disk (or,
@@ -187,6 +195,10 @@ func build(ctx context.Context, opt Options) (*Result, error) {
 			return nil, fmt.Errorf("image %s: %w", d.Name, err)
 		}
 	}
+	d, selinuxInfo, err := withSELinux(ctx, d, opt)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", opt.Definition.Name, err)
+	}
 	log := logctx.FromContext(ctx)
 	var trusted *pgp.Keyring
 	if opt.AllowUnsigned {
@@ -244,6 +256,7 @@ func build(ctx context.Context, opt Options) (*Result, error) {
 		return nil, fmt.Errorf("image %s: %w", d.Name, err)
 	}
 	man.SourceDateEpoch = sde
+	man.SELinux = selinuxInfo
 	man.AllowUnsigned = opt.AllowUnsigned
 	if trusted != nil {
 		man.TrustedKeys = trusted.Fingerprints()

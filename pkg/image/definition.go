@@ -23,8 +23,8 @@ import (
 
 // Definition is one image, as written in distro/images/NAME.yaml. Fields
 // for bootable images (kernel, partitions) are parsed and validated here
-// and used by the bootable outputs; services, sysctl and selinux are
-// refused as not implemented yet (issues #22, #23 implement them).
+// and used by the bootable outputs; services and sysctl are refused as not
+// implemented yet (issue #23 implements them).
 type Definition struct {
 	Name        string   `yaml:"name" json:"name"`
 	Description string   `yaml:"description,omitempty" json:"description,omitempty"`
@@ -61,7 +61,10 @@ type Definition struct {
 	Remove   []string          `yaml:"remove,omitempty" json:"remove,omitempty"`
 	Services []string          `yaml:"services,omitempty" json:"services,omitempty"`
 	Sysctl   map[string]string `yaml:"sysctl,omitempty" json:"sysctl,omitempty"`
-	SELinux  string            `yaml:"selinux,omitempty" json:"selinux,omitempty"` // disabled | permissive | enforcing
+	// SELinux is disabled (the default), permissive (denials logged) or
+	// enforcing: the distribution's policy (selinux/*.cil) is compiled,
+	// installed and loaded by keel-init at boot (selinux.go).
+	SELinux string `yaml:"selinux,omitempty" json:"selinux,omitempty"`
 	// IPE is the Integrity Policy Enforcement mode of a verity image: audit
 	// or enforce (trustboot.go, docs/boot.md).
 	IPE string `yaml:"ipe,omitempty" json:"ipe,omitempty"`
@@ -275,8 +278,15 @@ func (d *Definition) validate() error {
 		return ferr("services", "not implemented yet (issue #23: service supervision in keel-init)")
 	case len(d.Sysctl) > 0:
 		return ferr("sysctl", "not implemented yet (issue #23: hardened defaults)")
-	case d.SELinux != "":
-		return ferr("selinux", "not implemented yet (issue #22: SELinux in the OS Guard image)")
+	}
+	switch d.SELinux {
+	case "", "disabled":
+	case "permissive", "enforcing":
+		if d.Kind != "bootable" {
+			return ferr("selinux", "%q: only a bootable image loads a policy (a container runs under its host's)", d.SELinux)
+		}
+	default:
+		return ferr("selinux", "%q: want disabled, permissive or enforcing", d.SELinux)
 	}
 	for i, p := range d.Partitions {
 		switch p.Type {

@@ -246,7 +246,8 @@ func TestParseErrors(t *testing.T) {
 		// Keys that would do nothing are refused until implemented.
 		{head + "services: [sshd]\n", "test.yaml:5: services: not implemented yet (issue #23"},
 		{head + "sysctl: {kernel.kptr_restrict: \"2\"}\n", "test.yaml:5: sysctl: not implemented yet (issue #23"},
-		{head + "selinux: enforcing\n", "test.yaml:5: selinux: not implemented yet (issue #22"},
+		{head + "selinux: enforcing\n", "test.yaml:5: selinux: \"enforcing\": only a bootable image loads a policy"},
+		{head + "selinux: strict\n", "test.yaml:5: selinux: \"strict\": want disabled, permissive or enforcing"},
 	} {
 		_, err := Parse("test.yaml", []byte(tc.yaml))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -33,6 +33,9 @@ func rootMode() {
 	marks = append(marks, "init="+started)
 	mark("init-api")
 	fact("init.mode", "root")
+	if err := selinuxSetup(); err != nil {
+		fail(err)
+	}
 	hostname := "keel"
 	if b, err := os.ReadFile("/etc/hostname"); err == nil && len(bytes.TrimSpace(b)) > 0 {
 		hostname = string(bytes.TrimSpace(b))
@@ -45,6 +48,7 @@ func rootMode() {
 	mark("facts")
 	runHealthChecks("/usr/lib/keel/health.d")
 	mark("health")
+	selinuxDenials()
 	// Seconds since boot (CLOCK_BOOTTIME) at each step: where boot time goes.
 	fact("boot.timings", strings.Join(marks, " "))
 	status(true, "")
@@ -218,7 +222,10 @@ func runHealthChecks(dir string) {
 		cmd := exec.CommandContext(ctx, filepath.Join(dir, n))
 		cmd.Env = []string{} // nothing inherited can fake a result
 		cmd.Dir = "/"
-		out, err := cmd.CombinedOutput()
+		var buf bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &buf, &buf
+		err := inDomain("keel_health_t", cmd.Run) // observers: see distro/selinux/services/keel_health.cil
+		out := buf.Bytes()
 		cancel()
 		code := 0
 		var ee *exec.ExitError
