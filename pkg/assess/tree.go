@@ -17,6 +17,7 @@ import (
 
 	"github.com/keel-linux/keel/pkg/ldso"
 	"github.com/keel-linux/keel/pkg/rootfs"
+	"github.com/keel-linux/keel/pkg/rpmdb"
 )
 
 // headSize is what is kept of a file that is neither ELF nor script: enough
@@ -254,7 +255,7 @@ func (t *tree) addTar(r io.Reader, from string) error {
 			cp.from = from
 			n = &cp
 		case tar.TypeReg:
-			keep := strings.HasPrefix(rel, "etc/") && h.Size <= maxConf
+			keep := (strings.HasPrefix(rel, "etc/") && h.Size <= maxConf) || rel == rpmdb.Path
 			if n.data, err = readHead(tr, h.Size, keep); err != nil {
 				return fmt.Errorf("%s: %w", h.Name, err)
 			}

@@ -24,6 +24,7 @@ import (
 	"github.com/keel-linux/keel/pkg/logctx"
 	"github.com/keel-linux/keel/pkg/oci"
 	"github.com/keel-linux/keel/pkg/rpm"
+	"github.com/keel-linux/keel/pkg/rpmdb"
 )
 
 // Kinds of break.
@@ -66,12 +67,16 @@ type Warning struct {
 
 // Report is one workload assessed against one base.
 type Report struct {
-	Base     BaseInfo  `json:"base"`
-	Image    string    `json:"image"`
-	Files    int       `json:"files"`   // entries of the workload
-	ELF      int       `json:"elf"`     // ELF files assessed
-	Static   int       `json:"static"`  // of which static: nothing to load
-	Scripts  int       `json:"scripts"` // executable scripts assessed
+	Base    BaseInfo `json:"base"`
+	Image   string   `json:"image"`
+	Files   int      `json:"files"`   // entries of the workload
+	ELF     int      `json:"elf"`     // ELF files assessed
+	Static  int      `json:"static"`  // of which static: nothing to load
+	Scripts int      `json:"scripts"` // executable scripts assessed
+	// Replaced counts the workload's files of packages the base has too
+	// (by the workload's rpm database): the base's own copies stand in for
+	// them, as when the workload is rebuilt FROM this base.
+	Replaced int       `json:"replaced"`
 	Breaks   []Break   `json:"breaks"`
 	Warnings []Warning `json:"warnings,omitempty"`
 }
@@ -172,12 +177,24 @@ func Check(ctx context.Context, b *Base, im *Image) *Report {
 	for k, n := range b.root.nodes {
 		root.nodes[k] = n
 	}
-	root.overlay(im.root)
+	replaced, err := baseOwned(ctx, im, b)
+	if err != nil {
+		rep.Warnings = append(rep.Warnings, Warning{File: "/" + rpmdb.Path, Message: err.Error()})
+	}
+	own := newTree()
+	for k, n := range im.root.nodes {
+		if replaced[k] && !n.mode.IsDir() {
+			rep.Replaced++
+			continue
+		}
+		own.nodes[k] = n
+	}
+	root.overlay(own)
 	ld := loader(root, b.Info.Arch)
 	a := &assessor{base: b, root: root, ld: ld, rep: rep}
 
 	var elfs, scripts []string
-	for rel, n := range im.root.nodes {
+	for rel, n := range own.nodes {
 		switch {
 		case n.isELF():
 			elfs = append(elfs, rel)
@@ -190,7 +207,7 @@ func Check(ctx context.Context, b *Base, im *Image) *Report {
 	a.entrypoint(im)
 	a.user(im)
 	for _, s := range scripts {
-		a.script("/"+s, im.root.nodes[s])
+		a.script("/"+s, own.nodes[s])
 	}
 	rep.Scripts = len(scripts)
 	a.elfs(ctx, elfs)
@@ -206,6 +223,50 @@ func Check(ctx context.Context, b *Base, im *Image) *Report {
 	})
 	sort.Slice(rep.Warnings, func(i, j int) bool { return rep.Warnings[i].File < rep.Warnings[j].File })
 	return rep
+}
+
+// baseOwned are the workload's paths that belong to packages the base
+// image has too, by the workload's own rpm database (none without one).
+func baseOwned(ctx context.Context, im *Image, b *Base) (map[string]bool, error) {
+	_, n := im.root.resolve("/" + rpmdb.Path)
+	if n == nil || !n.mode.IsRegular() {
+		return nil, nil
+	}
+	data, err := n.content()
+	if err != nil {
+		return nil, err
+	}
+	// sqlite reads files only: a private copy, removed when read.
+	f, err := os.CreateTemp("", "keel-assess-rpmdb-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	hs, err := rpmdb.Read(ctx, f.Name(), true)
+	if err != nil {
+		return nil, err
+	}
+	owned := map[string]bool{}
+	for _, h := range hs {
+		if !b.names[h.Name()] {
+			continue // a package the workload added: its files are the workload's
+		}
+		paths, err := h.FilePaths()
+		if err != nil {
+			return nil, fmt.Errorf("package %s: %w", h.Name(), err)
+		}
+		for _, p := range paths {
+			owned[cleanRel(p)] = true
+		}
+	}
+	return owned, nil
 }
 
 // loader is glibc's search over root: ld.so.conf's directories only when

@@ -7,7 +7,6 @@ package inventory
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,9 +19,8 @@ import (
 	"github.com/keel-linux/keel/pkg/atomicfile"
 	"github.com/keel-linux/keel/pkg/cyclonedx"
 	"github.com/keel-linux/keel/pkg/rpm"
+	"github.com/keel-linux/keel/pkg/rpmdb"
 	"github.com/keel-linux/keel/pkg/spdx"
-
-	_ "modernc.org/sqlite" // rpmdb.sqlite
 )
 
 // Package is one installed or shipped binary package.
@@ -151,7 +149,7 @@ func ReadRPMDB(ctx context.Context, root string) ([]Package, error) {
 	if _, err := os.Stat(p); err != nil {
 		return nil, fmt.Errorf("image root %s: no rpmdb: %w", root, err)
 	}
-	dsn := "file:" + p + "?mode=ro&immutable=1"
+	db, immutable := p, true
 	if st, err := os.Stat(p + "-wal"); err == nil && st.Size() > 0 {
 		// immutable=1 would ignore an un-checkpointed WAL (rpm after dnf,
 		// FIELD-NOTES): read a private copy, where sqlite may replay it.
@@ -165,36 +163,15 @@ func ReadRPMDB(ctx context.Context, root string) ([]Package, error) {
 				return nil, fmt.Errorf("copying %s: %w", p+suffix, err)
 			}
 		}
-		dsn = "file:" + filepath.Join(tmp, "rpmdb.sqlite")
+		db, immutable = filepath.Join(tmp, "rpmdb.sqlite"), false
 	}
-	db, err := sql.Open("sqlite", dsn)
+	hs, err := rpmdb.Read(ctx, db, immutable)
 	if err != nil {
-		return nil, fmt.Errorf("opening %s: %w", p, err)
+		return nil, err
 	}
-	defer db.Close()
-	rows, err := db.QueryContext(ctx, "SELECT hnum, blob FROM Packages ORDER BY hnum")
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", p, err)
-	}
-	defer rows.Close()
 	var out []Package
-	for rows.Next() {
-		var hnum int64
-		var blob []byte
-		if err := rows.Scan(&hnum, &blob); err != nil {
-			return nil, fmt.Errorf("reading %s: %w", p, err)
-		}
-		h, err := rpm.ParseHeaderBlob(blob)
-		if err != nil {
-			return nil, fmt.Errorf("%s: package #%d: %w", p, hnum, err)
-		}
-		if h.Name() == "gpg-pubkey" { // imported keys are headers too, not packages
-			continue
-		}
+	for _, h := range hs {
 		out = append(out, fromHeader(h, "rpmdb"))
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", p, err)
 	}
 	sortPackages(out)
 	return out, nil

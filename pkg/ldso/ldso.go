@@ -32,6 +32,7 @@ type Object struct {
 	HasRunPath bool
 	Dynamic    bool          // has PT_DYNAMIC
 	NoDefLib   bool          // DF_1_NODEFLIB: no ld.so.cache, no system directories
+	PIE        bool          // DF_1_PIE
 	Requires   []VersionNeed // .gnu.version_r
 	Defines    []string      // .gnu.version_d names (the base entry, the soname, included)
 }
@@ -48,9 +49,12 @@ type Version struct {
 	Weak bool   `json:"weak,omitempty"`
 }
 
-// Static reports whether the object runs without the dynamic loader: no
-// interpreter and nothing needed (static and static-PIE executables).
-func (o *Object) Static() bool { return o.Interp == "" && len(o.Needed) == 0 }
+// Static reports whether the object is a program that runs without the
+// dynamic loader: no interpreter, nothing needed, and no shared library
+// (static executables, and static-PIE ones with DF_1_PIE).
+func (o *Object) Static() bool {
+	return o.Interp == "" && len(o.Needed) == 0 && o.Soname == "" && (o.Type == elf.ET_EXEC || !o.Dynamic || o.PIE)
+}
 
 // Defined reports whether o defines version v (any verdef entry, as
 // glibc's match_symbol compares them all).
@@ -148,6 +152,7 @@ func Read(name string, r io.ReaderAt) (o *Object, err error) {
 	}
 	if fl, err := f.DynValue(elf.DT_FLAGS_1); err == nil && len(fl) > 0 {
 		o.NoDefLib = fl[0]&uint64(elf.DF_1_NODEFLIB) != 0
+		o.PIE = fl[0]&uint64(elf.DF_1_PIE) != 0
 	}
 	o.RPath, o.RunPath, o.HasRunPath = splitPath(rp), splitPath(rn), len(rn) > 0
 	if f.Section(".gnu.version_r") != nil {
