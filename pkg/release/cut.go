@@ -14,9 +14,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keel-linux/keel/pkg/assess"
 	"github.com/keel-linux/keel/pkg/atomicfile"
 	"github.com/keel-linux/keel/pkg/build"
 	"github.com/keel-linux/keel/pkg/distro"
+	"github.com/keel-linux/keel/pkg/lifecycle"
 	"github.com/keel-linux/keel/pkg/logctx"
 	"github.com/keel-linux/keel/pkg/pgp"
 	"github.com/keel-linux/keel/pkg/release/manifest"
@@ -263,6 +265,16 @@ func Cut(ctx context.Context, opt Options) (_ *Result, err error) {
 		prevDir = filepath.Join(opt.Dir, prev.Version)
 	}
 	notes := manifest.CompareDirs(prevDir, prev, tmp, m)
+	if err := copyLifecycle(d, tmp); err != nil {
+		return nil, err
+	}
+	if prev != nil {
+		up, err := assess.UpgradeReleases(ctx, prevDir, prev, tmp, m, assess.UpgradeOptions{Day: opt.Date})
+		if err != nil {
+			return nil, fmt.Errorf("upgrade assessment from %s: %w", prev.Version, err)
+		}
+		notes.Upgrading = up.Notes()
+	}
 	if err := writeJSON(filepath.Join(tmp, manifest.NotesJSON), notes); err != nil {
 		return nil, err
 	}
@@ -304,6 +316,23 @@ func Cut(ctx context.Context, opt Options) (_ *Result, err error) {
 	}
 	log.Info("release cut", "version", version, "dir", final)
 	return &Result{Dir: final, Manifest: m}, nil
+}
+
+// copyLifecycle keeps the tree's lifecycle.yaml in the release, so that an
+// upgrade assessment of releases alone knows their support dates.
+func copyLifecycle(d *distro.Distro, dir string) error {
+	src := filepath.Join(d.Dir, lifecycle.FileName)
+	data, err := os.ReadFile(src)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := lifecycle.Parse(src, data); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, lifecycle.FileName), data, 0o644)
 }
 
 // inputDigest identifies what a release is cut from: the tree, keel, the

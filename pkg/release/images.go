@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keel-linux/keel/pkg/assess"
+	"github.com/keel-linux/keel/pkg/atomicfile"
 	"github.com/keel-linux/keel/pkg/baseline"
 	"github.com/keel-linux/keel/pkg/boot"
 	"github.com/keel-linux/keel/pkg/distro"
@@ -85,6 +87,11 @@ func imagesStage(ctx context.Context, dir string, m *manifest.Manifest, d *distr
 			},
 		})
 		if err != nil {
+			return nil, nil, err
+		}
+		// The definition, beside the manifest: what services and sysctl
+		// values the image starts with (keel assess upgrade reads them).
+		if err := atomicfile.Copy(def.Path(), filepath.Join(res.Dir, assess.DefinitionFile)); err != nil {
 			return nil, nil, err
 		}
 		sum := manifest.ImageSummary{Name: def.Name, Format: def.Kind, Size: res.Manifest.Size,

@@ -27,6 +27,25 @@ type Notes struct {
 	Open     []CVEFinding    `json:"cves_open"`  // still open, with SLA state
 	Gates    []GateResult    `json:"gates"`
 	Counts   map[string]int  `json:"counts"`
+	// Upgrading is the upgrade assessment from the previous release (keel
+	// assess upgrade), when there is one.
+	Upgrading *Upgrading `json:"upgrading,omitempty"`
+}
+
+// Upgrading is "Upgrading from the previous release": the risk and its
+// summary lines, and the new line's support dates.
+type Upgrading struct {
+	From                 string         `json:"from"`
+	Risk                 string         `json:"risk"` // none | low | medium | high
+	Summary              []UpgradeIssue `json:"summary"`
+	EndOfSecuritySupport string         `json:"end_of_security_support,omitempty"`
+	EndOfLife            string         `json:"end_of_life,omitempty"`
+}
+
+// UpgradeIssue is one line of the upgrade summary.
+type UpgradeIssue struct {
+	Risk string `json:"risk"`
+	Text string `json:"text"`
 }
 
 // PackageChange is one binary package added, removed or updated

@@ -38,6 +38,18 @@ func Markdown(n *manifest.Notes) string {
 			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", r.Name, r.Arch, r.Source, f(r))
 		}
 	}
+	if u := n.Upgrading; u != nil {
+		fmt.Fprintf(&b, "\n## Upgrading from the previous release\n\nFrom %s: risk **%s** (`keel assess upgrade --from %s --to %s`).\n", u.From, u.Risk, u.From, n.Version)
+		if u.EndOfSecuritySupport != "" {
+			fmt.Fprintf(&b, "Security support for this line ends %s; end of life %s.\n", u.EndOfSecuritySupport, u.EndOfLife)
+		}
+		if len(u.Summary) > 0 {
+			b.WriteString("\n")
+		}
+		for _, i := range u.Summary {
+			fmt.Fprintf(&b, "- %s: %s\n", i.Risk, i.Text)
+		}
+	}
 	section("Updated", n.Updated, func(r manifest.PackageChange) string { return r.Old + " → " + r.New })
 	section("Added", n.Added, func(r manifest.PackageChange) string { return r.New })
 	section("Removed", n.Removed, func(r manifest.PackageChange) string { return r.Old })
