@@ -15,7 +15,6 @@ require golang.org/x/mod v0.26.0
 require (
 	github.com/cpuguy83/go-md2man/v2 v2.0.6 // indirect
 	github.com/russross/blackfriday/v2 v2.1.0 // indirect
-	github.com/smallstep/pkcs7 v0.2.1 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 )
 
@@ -37,6 +36,7 @@ require (
 	github.com/opencontainers/image-spec v1.1.0-rc3 // indirect
 	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
+	github.com/smallstep/pkcs7 v0.2.3
 	github.com/spdx/tools-golang v0.5.7
 	github.com/spf13/pflag v1.0.9
 	github.com/ulikunitz/xz v0.5.17

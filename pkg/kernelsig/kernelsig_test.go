@@ -112,3 +112,22 @@ func TestOpenSSLAgrees(t *testing.T) {
 		}
 	}
 }
+
+// FuzzVerify: any bytes as a signature give a result or an error, never a
+// panic.
+func FuzzVerify(f *testing.F) {
+	dir := f.TempDir()
+	s, err := Load(newSigner(f, dir, "keel"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	det, _ := s.Detached([]byte("0f"))
+	att, _ := s.Attached([]byte("policy"))
+	f.Add(det, []byte("0f"))
+	f.Add(att, []byte(nil))
+	f.Add([]byte("policy_name=x"), []byte(nil))
+	f.Add(det[:len(det)/2], []byte("0f"))
+	f.Fuzz(func(t *testing.T, sig, content []byte) {
+		Verify(sig, content, s.Cert)
+	})
+}

@@ -152,13 +152,29 @@ func bootGate(boots []bootResult) manifest.GateResult {
 	var parts []string
 	for _, b := range boots {
 		if b.OK {
-			parts = append(parts, fmt.Sprintf("%s booted in %.1fs", b.Image, b.Seconds))
+			parts = append(parts, fmt.Sprintf("%s booted in %.1fs%s", b.Image, b.Seconds, trustSummary(b.Facts)))
 		} else {
 			g.Failures = append(g.Failures, fmt.Sprintf("%s: did not boot: %s (console: reports/boot-%s.console)", b.Image, b.Reason, b.Image))
 		}
 	}
 	g.Summary = strings.Join(parts, "; ")
 	return g
+}
+
+// trustSummary names what the boot's facts prove of a guard's chain of trust
+// (the expectations the boot was held to are Manifest.TrustExpect's).
+func trustSummary(facts map[string]string) string {
+	var t []string
+	if v := facts["initrd.verity.signature"]; v != "" {
+		t = append(t, "root hash signature checked by: "+v)
+	}
+	if m := facts["ipe.mode"]; m != "" && m != "absent" {
+		t = append(t, "IPE "+m+" ("+facts["ipe.policy"]+")")
+	}
+	if len(t) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(t, ", ") + ")"
 }
 
 func baselineGate(reports imageBaselines, m *manifest.Manifest) manifest.GateResult {
