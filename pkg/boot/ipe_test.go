@@ -3,6 +3,7 @@ package boot
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -148,6 +149,7 @@ func TestGuardIPE(t *testing.T) {
 // options, as QEMU -kernel -append does). Under Secure Boot the stub ignores
 // them: the kernel's command line is the UKI's, IPE still enforces.
 func TestGuardLoaderCmdline(t *testing.T) {
+	const loaderCmdline = "console=ttyS0 panic=-1 ipe.enforce=0 enforcing=0 keel.after=poweroff"
 	testenv.Long(t, "one more Secure Boot boot of an enforcing guard (~30 s under TCG)")
 	requireQEMU(t)
 	ks := testKeys(t)
@@ -156,10 +158,20 @@ func TestGuardLoaderCmdline(t *testing.T) {
 	ex = append(ex, ipeExpect("enforce")...)
 	ex = append(ex, MustExpect("kernel.cmdline!~ipe.enforce=0", "kernel.cmdline!~enforcing=0", "kernel.cmdline~=keel.roothash="+img.RootHash.String())...)
 	res := boot(t, Options{Disk: img.Disk, Firmware: OVMFSecureBoot, Vars: ks.vars, Kernel: img.SignedUKI,
-		Cmdline: "ipe.enforce=0 enforcing=0 keel.after=poweroff", Expect: ex, Timeout: 150 * time.Second})
+		Cmdline: loaderCmdline, Expect: ex, Timeout: 150 * time.Second})
 	if !res.OK {
 		dumpConsole(t, res)
 		t.Fatalf("guard with a loader-given command line: %s", res.Reason)
 	}
 	t.Logf("kernel.cmdline=%s; ipe.mode=%s", res.Facts["kernel.cmdline"], res.Facts["ipe.mode"])
+	// The control: the same loader path without Secure Boot, where the
+	// stub takes the loader's command line, so the kernel gets no keel.root=
+	// and keel-init stops. (The boot above went through the loader too.)
+	res = boot(t, Options{Disk: img.Disk, Firmware: OVMF, Kernel: img.SignedUKI,
+		Cmdline: loaderCmdline, Timeout: 150 * time.Second})
+	if res.Status != "fail" || !strings.Contains(res.Reason, "no keel.root=") {
+		dumpConsole(t, res)
+		t.Fatalf("without Secure Boot the loader's command line should reach the kernel: status %q, reason %q", res.Status, res.Reason)
+	}
+	t.Logf("without Secure Boot (the loader's command line): %s", res.Reason)
 }
