@@ -17,7 +17,7 @@ import (
 func init() { assessCommands = append(assessCommands, newAssessUpgradeCmd) }
 
 func newAssessUpgradeCmd(a *app) *cobra.Command {
-	var from, to, releases, lifecycleFile, date, failOn string
+	var from, to, releases, lifecycleFile, date, failOn, workload, baseImage string
 	var repos, defines, fromDefines, toDefines []string
 	cmd := &cobra.Command{
 		Use:   "upgrade --from A --to B",
@@ -38,6 +38,10 @@ moving from A to B changes under a workload, with a risk summary on top:
           files whose digest changed
   low     updates, additions, kernel version, support dates coming up
 
+--workload IMAGE asks both questions at once: the workload is checked
+against each side's base image as keel assess workload checks it, and the
+breaks only the new side has are high risk.
+
 Support dates come from lifecycle.yaml (--lifecycle, default the tree's
 lifecycle.yaml, else the copy each release carries).
 Exit status: 0 when the risk is below --fail-on (default high), 3 when it is
@@ -56,7 +60,7 @@ at or above it, 1 on errors, 2 on usage errors.`,
 				return usageError{fmt.Errorf("--fail-on %q: want low, medium or high", failOn)}
 			}
 			opt := assess.UpgradeOptions{From: resolveSide(releases, from), To: resolveSide(releases, to), Repos: repos,
-				Defines: defines, FromDefines: fromDefines, ToDefines: toDefines}
+				Defines: defines, FromDefines: fromDefines, ToDefines: toDefines, Workload: workload, BaseImage: baseImage}
 			if date != "" {
 				day, err := time.Parse(time.DateOnly, date)
 				if err != nil {
@@ -103,6 +107,8 @@ at or above it, 1 on errors, 2 on usage errors.`,
 	f.StringVar(&lifecycleFile, "lifecycle", "", "lifecycle.yaml with the support dates (default: the tree's, else each release's copy)")
 	f.StringVar(&date, "date", "", "judge support on this day, YYYY-MM-DD (default today, UTC)")
 	f.StringVar(&failOn, "fail-on", assess.RiskHigh, "exit 3 when the risk is at least this: low, medium or high")
+	f.StringVar(&workload, "workload", "", "a workload image (OCI layout, docker-archive, directory) checked against both sides: the breaks the upgrade brings")
+	f.StringVar(&baseImage, "base-image", "", "with --workload and releases: the container image of each release to check against (default container-core)")
 	defineFlag(cmd, &defines)
 	f.StringArrayVar(&fromDefines, "from-define", nil, "a macro for the --from source tree only: --from-define 'dist .cm2' (repeatable)")
 	f.StringArrayVar(&toDefines, "to-define", nil, "a macro for the --to source tree only (repeatable)")

@@ -102,6 +102,15 @@ func (r *UpgradeReport) WriteText(w io.Writer) {
 			fmt.Fprintf(w, "  %-8s %s (%s)%s\n", c.Change, c.Path, c.Package, nr)
 		}
 	}
+	if wl := r.Workload; wl != nil {
+		fmt.Fprintf(w, "\nworkload %s: %d break(s) on the old side, %d on the new\n", wl.Image, wl.FromBreak, wl.ToBreak)
+		for _, b := range wl.New {
+			fmt.Fprintf(w, "  new    %s %s %s: %s\n", b.File, b.Kind, b.Need, b.Why)
+		}
+		for _, b := range wl.Fixed {
+			fmt.Fprintf(w, "  gone   %s %s %s: %s\n", b.File, b.Kind, b.Need, b.Why)
+		}
+	}
 	if r.Source != nil {
 		fmt.Fprintln(w)
 		r.Source.WriteText(w)

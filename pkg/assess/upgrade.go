@@ -44,6 +44,10 @@ type UpgradeOptions struct {
 	// Lifecycle gives support dates; nil: each release's own copy
 	// (lifecycle.yaml in the release directory), when it has one.
 	Lifecycle *lifecycle.File
+	// Workload is a workload image (OCI layout, docker-archive, directory)
+	// checked against both sides' base images (keel assess workload);
+	// BaseImage names a release's container image ("" the default).
+	Workload, BaseImage string
 	// Day is when support is judged (default: today, UTC).
 	Day time.Time
 	// Defines are macros for spec-only source trees ("dist .azl3");
@@ -148,12 +152,13 @@ type SupportChange struct {
 }
 
 // WorkloadOutcome is whether a workload that passes on the old side still
-// passes on the new one (keel assess workload on both).
+// passes on the new one (keel assess workload against both).
 type WorkloadOutcome struct {
-	Image     string   `json:"image"`
-	FromBreak int      `json:"from_breaks"`
-	ToBreak   int      `json:"to_breaks"`
-	New       []string `json:"new_breaks"` // breaks on the new side only
+	Image     string  `json:"image"`
+	FromBreak int     `json:"from_breaks"`
+	ToBreak   int     `json:"to_breaks"`
+	New       []Break `json:"new_breaks"`   // breaks on the new side only
+	Fixed     []Break `json:"fixed_breaks"` // breaks of the old side the new one does not have
 }
 
 // elfCap matches rpm's ELF dependency names: libfoo.so.1()(64bit),
@@ -232,8 +237,53 @@ func compareSides(ctx context.Context, a, b *side, opt UpgradeOptions) (*Upgrade
 	}
 	r.services()
 	r.support(opt)
+	if opt.Workload != "" {
+		if err := r.workload(ctx, opt); err != nil {
+			return nil, err
+		}
+	}
 	r.summarize()
 	return r, nil
+}
+
+// workload checks the workload against both sides' bases: a break only the
+// new side has is what the upgrade would do to it.
+func (r *UpgradeReport) workload(ctx context.Context, opt UpgradeOptions) error {
+	ba, err := OpenBase(ctx, r.From.Path, opt.BaseImage)
+	if err != nil {
+		return fmt.Errorf("--from as a workload base: %w", err)
+	}
+	bb, err := OpenBase(ctx, r.To.Path, opt.BaseImage)
+	if err != nil {
+		return fmt.Errorf("--to as a workload base: %w", err)
+	}
+	im, err := OpenImage(ctx, opt.Workload, ba.Info.Arch)
+	if err != nil {
+		return err
+	}
+	ra, rb := Check(ctx, ba, im), Check(ctx, bb, im)
+	key := func(b Break) string { return b.File + "\x00" + b.Kind + "\x00" + b.Need }
+	in := func(bs []Break) map[string]bool {
+		m := map[string]bool{}
+		for _, b := range bs {
+			m[key(b)] = true
+		}
+		return m
+	}
+	oldB, newB := in(ra.Breaks), in(rb.Breaks)
+	w := &WorkloadOutcome{Image: opt.Workload, FromBreak: len(ra.Breaks), ToBreak: len(rb.Breaks), New: []Break{}, Fixed: []Break{}}
+	for _, b := range rb.Breaks {
+		if !oldB[key(b)] {
+			w.New = append(w.New, b)
+		}
+	}
+	for _, b := range ra.Breaks {
+		if !newB[key(b)] {
+			w.Fixed = append(w.Fixed, b)
+		}
+	}
+	r.Workload = w
+	return nil
 }
 
 func (r *UpgradeReport) packages() {
@@ -623,8 +673,17 @@ func (r *UpgradeReport) summarize() {
 			add(RiskLow, "%d spec(s) read only in part (macros not expandable here): their lines may be incomplete", n)
 		}
 	}
-	if w := r.Workload; w != nil && len(w.New) > 0 {
-		add(RiskHigh, "workload %s: %d break(s) on the new side only", w.Image, len(w.New))
+	if w := r.Workload; w != nil {
+		if len(w.New) > 0 {
+			var s []string
+			for _, b := range w.New {
+				s = append(s, b.File+": "+b.Need+" ("+b.Why+")")
+			}
+			add(RiskHigh, "workload %s: %d break(s) the upgrade brings: %s", w.Image, len(w.New), list(s))
+		}
+		if w.FromBreak > 0 && len(w.New) == 0 {
+			add(RiskLow, "workload %s: %d break(s) on both sides (it does not pass on the current release either)", w.Image, w.ToBreak)
+		}
 	}
 	sort.SliceStable(r.Summary, func(i, j int) bool { return RiskRank(r.Summary[i].Risk) > RiskRank(r.Summary[j].Risk) })
 	r.Risk = RiskNone

@@ -206,6 +206,26 @@ outputs:
 		}
 		check(t, r, false)
 	})
+	t.Run("workload", func(t *testing.T) {
+		// A script whose interpreter is the library the upgrade bumps: it
+		// passes on the first release and breaks on the second.
+		wl := t.TempDir()
+		os.MkdirAll(filepath.Join(wl, "app"), 0o755)
+		os.WriteFile(filepath.Join(wl, "app", "run"), []byte("#!/usr/lib64/libfoo.so.1\n"), 0o755)
+		r, err := assess.Upgrade(ctx, assess.UpgradeOptions{From: r1.Dir, To: r2.Dir, Day: day, Workload: wl, BaseImage: "tiny"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := r.Workload
+		if w == nil || w.FromBreak != 0 || len(w.New) != 1 || w.New[0].File != "/app/run" || w.New[0].Need != "/usr/lib64/libfoo.so.1" {
+			t.Fatalf("workload: %+v", w)
+		}
+		var b strings.Builder
+		r.WriteText(&b)
+		if !strings.Contains(b.String(), "workload "+wl+": 1 break(s) the upgrade brings: /app/run: /usr/lib64/libfoo.so.1") {
+			t.Errorf("text:\n%s", b.String())
+		}
+	})
 	t.Run("notes", func(t *testing.T) {
 		n, err := manifest.ReadNotes(r2.Dir)
 		if err != nil {
