@@ -130,6 +130,12 @@ func ImageExpect(variant, kernelRelease, cmdline, rootHash string, packages []st
 	if rootHash != "" {
 		ex = append(ex, MustExpect("kernel.cmdline~=keel.roothash="+rootHash)...)
 	}
+	if variant == "guard" {
+		// OS Guard runs SELinux: a guard image without a loaded policy
+		// fails its boot (and the release's boot gate), whatever its
+		// manifest says (the policy's own facts: SELinuxExpect).
+		ex = append(ex, MustExpect("selinux.mode~=^(permissive|enforcing)$", "selinux.policy.sha256~=^[0-9a-f]{64}$")...)
+	}
 	fips := FIPSMode(cmdline)
 	hasOpenSSL := false
 	for _, p := range packages {

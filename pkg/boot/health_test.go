@@ -120,6 +120,7 @@ func TestImageExpect(t *testing.T) {
 		{"fips", "console=ttyS0 fips=1", []string{"kernel", "openssl"}, "fips_enabled=1", ""},
 		{"vm", "console=ttyS0", []string{"kernel", "openssl"}, "fips_enabled=0", ""},
 		{"guard", "console=ttyS0", []string{"kernel"}, "root.write=EROFS", "health.50-openssl"},
+		{"guard", "console=ttyS0", []string{"kernel"}, "selinux.mode~=^(permissive|enforcing)$", ""},
 		{"fips", "fips=1", nil, "fips_enabled=1", "health.50-openssl"},
 		{"custom", "", nil, "kernel.release=6.1", "root.write"},
 	} {

@@ -295,3 +295,40 @@ func erofsLabel(t *testing.T, img, path string) string {
 	}
 	return fmt.Sprint("no security.selinux on ", path, " ", bytes.TrimSpace(out))
 }
+
+// TestExt4Labels: an ext4 root gets the same labels, written by debugfs in
+// the pass that clamps inode times, and read back with debugfs.
+func TestExt4Labels(t *testing.T) {
+	testenv.RequireTool(t, "mkfs.ext4", "debugfs", "secilc")
+	p, err := selinux.Compile(context.Background(), filepath.Join(testenv.RepoRoot(), "distro", "selinux"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for path, data := range map[string][]byte{"etc/os-release": []byte("ID=keel\n"), "usr/sbin/keel-init": []byte("x"),
+		"etc/shadow": []byte("root:!::::::\n"), strings.TrimPrefix(selinux.FileContextsPath, "/"): p.FileContexts} {
+		os.MkdirAll(filepath.Join(dir, filepath.Dir(path)), 0o755)
+		if err := os.WriteFile(filepath.Join(dir, path), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	img := filepath.Join(t.TempDir(), "root.ext4")
+	if out, err := exec.Command("mkfs.ext4", "-q", "-F", "-d", dir, "-O", "^has_journal", img, "8M").CombinedOutput(); err != nil {
+		t.Fatalf("mkfs.ext4: %v: %s", err, out)
+	}
+	r, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := clampExt4Times(context.Background(), img, r, sde, true); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{"/": "root_t", "/etc/os-release": "etc_t", "/etc/shadow": "shadow_t",
+		"/usr/sbin/keel-init": "init_exec_t", selinux.FileContextsPath: "selinux_config_t"} {
+		out, err := exec.Command("debugfs", "-R", "ea_get -V "+path+" security.selinux", img).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "system_u:object_r:"+want+"\n") {
+			t.Errorf("%s: %v: %s; want %s", path, err, out, want)
+		}
+	}
+}

@@ -42,6 +42,10 @@ type Policy struct {
 	FileContexts []byte // file_contexts, from the sources' filecon statements
 	Sources      []string
 	SHA256       string // of Binary
+	// ServiceDomains are the types a module made service domains
+	// ((call service_domain (TYPE))): the only domains keel-init may start
+	// a supervised service in.
+	ServiceDomains map[string]bool
 }
 
 // Sources lists the CIL files under dir (recursively), sorted: the
@@ -109,7 +113,27 @@ func Compile(ctx context.Context, dir string) (*Policy, error) {
 	}
 	sum := sha256.Sum256(p.Binary)
 	p.SHA256 = hex.EncodeToString(sum[:])
+	p.ServiceDomains = map[string]bool{}
+	for _, s := range srcs {
+		b, err := os.ReadFile(s)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range serviceCall.FindAllSubmatch(b, -1) {
+			p.ServiceDomains[string(m[1])] = true
+		}
+	}
 	return p, nil
+}
+
+// serviceCall is base.cil's macro applied to a type (secilc has resolved
+// it: the sources compiled).
+var serviceCall = regexp.MustCompile(`\(call\s+service_domain\s+\(\s*([A-Za-z0-9_]+)\s*\)\s*\)`)
+
+// ServiceDomain is the domain of service name by convention: name with
+// '-' and '.' as '_', then _t (sshd: sshd_t, keel-agent: keel_agent_t).
+func ServiceDomain(name string) string {
+	return strings.NewReplacer("-", "_", ".", "_").Replace(name) + "_t"
 }
 
 // compileError quotes secilc's first complaint and the source line it names.

@@ -79,6 +79,12 @@ func TestDistroPolicy(t *testing.T) {
 			t.Errorf("%s: %q, %v; want type %s", tc.path, ctx, ok, tc.want)
 		}
 	}
+	if !p.ServiceDomains["keel_health_t"] || p.ServiceDomains["kernel_t"] || p.ServiceDomains["unconfined_t"] || len(p.ServiceDomains) != 1 {
+		t.Errorf("service domains %v, want keel_health_t only", p.ServiceDomains)
+	}
+	if d := ServiceDomain("keel-agent"); d != "keel_agent_t" {
+		t.Errorf("ServiceDomain(keel-agent) = %s", d)
+	}
 	// Reproducible: the same sources give the same bytes.
 	p2, err := Compile(context.Background(), distroPolicy())
 	if err != nil {
