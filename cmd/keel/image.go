@@ -9,6 +9,7 @@ import (
 
 	"github.com/keel-linux/keel/pkg/distro"
 	"github.com/keel-linux/keel/pkg/image"
+	"github.com/keel-linux/keel/pkg/repo/remote"
 )
 
 // imageDefinition reads PATH, or finds NAME in the tree's images/.
@@ -67,7 +68,8 @@ trusted/*). The repository's own RPM-GPG-KEY-* is never trusted.
 			}
 			opt := image.Options{Definition: def, Repos: repos, Out: filepath.Join(a.out, "images"), SourceDateEpoch: sde, RootOnly: rootOnly,
 				SecureBootKey: sbKey, SecureBootCert: sbCert,
-				TrustedKeys: trust, AllowUnsigned: allowUnsigned, KeyStore: distro.KeysAt(keys).Dir}
+				TrustedKeys: trust, AllowUnsigned: allowUnsigned, KeyStore: distro.KeysAt(keys).Dir,
+				Cache: &remote.Cache{Dir: remote.CacheDir(a.cacheDir())}}
 			// keel.yaml's trusted_keys count as given, as --trust does.
 			dist, err := a.distro()
 			if err != nil {
@@ -109,7 +111,7 @@ trusted/*). The repository's own RPM-GPG-KEY-* is never trusted.
 	}
 	f := cmd.Flags()
 	f.BoolVar(&rootOnly, "rootfs", false, "stop after composing the root filesystem (<out>/images/NAME/rootfs)")
-	f.StringArrayVar(&repos, "repo", nil, "repository directory (repeatable; default <out>/repo)")
+	f.StringArrayVar(&repos, "repo", nil, "rpm-md repository: directory, file://, http:// or https:// URL; commas separate mirrors of one repository (repeatable; default <out>/repo)")
 	keysFlag(cmd, &keys, "whose public keys are trusted by default and whose key signs verity root hashes")
 	f.StringArrayVar(&trust, "trust", nil, "public key file, or fingerprint of a key in the key directory, the repository and every package must be signed with (repeatable)")
 	f.BoolVar(&allowUnsigned, "allow-unsigned", false, "compose WITHOUT checking repository and package signatures (dnf's gpgcheck=0); recorded in manifest.json")

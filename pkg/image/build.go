@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/keel-linux/keel/pkg/boot"
+	"github.com/keel-linux/keel/pkg/distro"
+	"github.com/keel-linux/keel/pkg/repo/remote"
 	"github.com/keel-linux/keel/pkg/logctx"
 	"github.com/keel-linux/keel/pkg/oci"
 	"github.com/keel-linux/keel/pkg/pgp"
@@ -33,7 +35,12 @@ import (
 // Options controls Build.
 type Options struct {
 	Definition *Definition
-	Repos      []string // local repository directories (rpm-md)
+	// Repos are rpm-md repositories: directories, file://, http:// or
+	// https:// URLs; commas separate mirrors of one repository.
+	Repos []string
+	// Cache holds downloaded metadata and packages (nil: under the Keel
+	// cache, $KEEL_CACHE or ~/.cache/keel).
+	Cache *remote.Cache
 	// Out receives Out/<name>/: the outputs and manifest.json. The
 	// directory is built aside and renamed into place.
 	Out string
@@ -147,6 +154,9 @@ type ManifestPackage struct {
 	SourceRPM string `json:"sourcerpm"` // source RPM file name
 	SHA256    string `json:"sha256"`    // of the .rpm
 	Size      int64  `json:"size"`      // of the .rpm
+	// Origin is the URL the package comes from, for remote repositories
+	// (the first mirror's: the same whichever answered).
+	Origin string `json:"origin,omitempty"`
 }
 
 // OutputInfo is one written artifact.
@@ -209,7 +219,11 @@ func build(ctx context.Context, opt Options) (*Result, error) {
 			return nil, fmt.Errorf("image %s: %w", d.Name, err)
 		}
 	}
-	pkgs, err := LoadRepos(opt.Repos, trusted)
+	cache := opt.Cache
+	if cache == nil {
+		cache = &remote.Cache{Dir: remote.CacheDir(distro.DefaultCache())}
+	}
+	pkgs, err := LoadRepos(ctx, opt.Repos, trusted, cache)
 	if err != nil {
 		return nil, err
 	}
@@ -222,6 +236,9 @@ func build(ctx context.Context, opt Options) (*Result, error) {
 		return nil, fmt.Errorf("image %s: %w", d.Name, err)
 	}
 	log.Info("resolved", "packages", len(res.Packages))
+	if err := fetchPackages(ctx, cache, opt.Repos, res.InstallOrder()); err != nil {
+		return nil, fmt.Errorf("image %s: %w", d.Name, err)
+	}
 	sde := opt.SourceDateEpoch
 	if trusted != nil || sde == 0 {
 		newest, err := checkHeaders(ctx, res.InstallOrder(), trusted)
@@ -316,32 +333,6 @@ func build(ctx context.Context, opt Options) (*Result, error) {
 	return &Result{Dir: final, Manifest: man, Resolved: res.Packages}, nil
 }
 
-// LoadRepos reads the metadata of local repositories, each repomd.xml
-// checked against trusted first (nil: unchecked, --allow-unsigned).
-func LoadRepos(dirs []string, trusted *pgp.Keyring) ([]*resolve.Package, error) {
-	var all []*resolve.Package
-	for _, dir := range dirs {
-		if strings.Contains(dir, "://") && !strings.HasPrefix(dir, "file://") {
-			return nil, fmt.Errorf("repository %s: only local repositories are supported yet (serve it with keel repo serve and mirror it locally)", dir)
-		}
-		dir = strings.TrimPrefix(dir, "file://")
-		md, err := readRepomd(dir, trusted)
-		if err != nil {
-			return nil, fmt.Errorf("repository %s: %w", dir, err)
-		}
-		mds, err := repodata.ReadPackages(dir, md)
-		if err != nil {
-			return nil, fmt.Errorf("repository %s: %w", dir, err)
-		}
-		pkgs, err := resolve.FromRepodata(mds, dir)
-		if err != nil {
-			return nil, fmt.Errorf("repository %s: %w", dir, err)
-		}
-		all = append(all, pkgs...)
-	}
-	return all, nil
-}
-
 // sourceName is the source package's name from its file name.
 func sourceName(srpm string) string {
 	s := strings.TrimSuffix(strings.TrimSuffix(srpm, ".rpm"), ".src")
@@ -360,7 +351,7 @@ func openChecked(p *resolve.Package) (*rpm.Package, error) {
 	if !repodata.ValidHref(p.Href) {
 		return nil, fmt.Errorf("%s: location %q leaves the repository", p.NEVRA(), p.Href)
 	}
-	path := filepath.Join(p.Repo, filepath.FromSlash(p.Href))
+	path := pkgPath(p)
 	if fi, err := os.Stat(path); err == nil && fi.Size() <= inMemoryRPM {
 		pk, err := openSmall(p, path)
 		if err != nil {
@@ -623,7 +614,7 @@ func Install(ctx context.Context, d *Definition, pkgs []*resolve.Package, root s
 		pk := opened[i]
 		man.Packages = append(man.Packages, ManifestPackage{Name: p.Name, Epoch: p.EVR.Epoch, Version: p.EVR.Version,
 			Release: p.EVR.Release, Arch: p.Arch, Source: sourceName(pk.Header.SourceRPM()), SourceRPM: pk.Header.SourceRPM(),
-			SHA256: p.Checksum, Size: p.Size})
+			SHA256: p.Checksum, Size: p.Size, Origin: origin(p)})
 	}
 	sort.Slice(man.Packages, func(i, j int) bool {
 		a, b := man.Packages[i], man.Packages[j]

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/keel-linux/keel/pkg/pgp"
+	"github.com/keel-linux/keel/pkg/repo/remote"
 	"github.com/keel-linux/keel/pkg/repodata"
 	"github.com/keel-linux/keel/pkg/resolve"
 	"github.com/keel-linux/keel/pkg/rpm"
@@ -56,37 +56,42 @@ func trustedKeys(d *Definition, opt Options) (*pgp.Keyring, error) {
 	return kr, nil
 }
 
-// readRepomd reads dir's repomd.xml and, unless kr is nil (--allow-unsigned),
-// checks its detached signature (repomd.xml.asc, as keel repo publish
-// writes it) before anything it lists is read.
-func readRepomd(dir string, kr *pgp.Keyring) (*repodata.Repomd, error) {
-	md, err := os.ReadFile(filepath.Join(dir, "repodata", "repomd.xml"))
-	if errors.Is(err, os.ErrNotExist) {
+// readRepomd fetches src's repomd.xml (never from the cache: it is what
+// says whether the cache is current) and, unless kr is nil
+// (--allow-unsigned), checks its detached signature (repomd.xml.asc, as
+// keel repo publish writes it) before anything it lists is read.
+func readRepomd(ctx context.Context, cache *remote.Cache, src remote.Source, kr *pgp.Keyring) (*repodata.Repomd, error) {
+	md, err := cache.Get(ctx, src, "repodata/repomd.xml", maxRepomd)
+	if errors.Is(err, remote.ErrNotFound) {
 		return nil, repodata.ErrNoRepo
 	}
 	if err != nil {
 		return nil, err
 	}
 	if kr != nil {
-		asc, err := os.ReadFile(filepath.Join(dir, "repodata", "repomd.xml.asc"))
-		if errors.Is(err, os.ErrNotExist) {
+		asc, err := cache.Get(ctx, src, "repodata/repomd.xml.asc", maxRepomd)
+		if errors.Is(err, remote.ErrNotFound) {
 			return nil, errors.New("repodata/repomd.xml is not signed (no repomd.xml.asc): sign it (keel repo publish, or keel repo index with a key), or pass --allow-unsigned to compose from it unchecked")
 		}
 		if err != nil {
 			return nil, err
 		}
 		if _, err := kr.Verify(bytes.NewReader(md), asc); err != nil {
-			return nil, fmt.Errorf("repodata/repomd.xml: %w%s", err, ownKeyHint(dir, err))
+			return nil, fmt.Errorf("repodata/repomd.xml: %w%s", err, ownKeyHint(src.LocalPath(""), err))
 		}
 	}
 	return repodata.ParseRepomd(md)
 }
 
+// maxRepomd bounds what is read of repomd.xml and its signature before
+// either is checked.
+const maxRepomd = 16 << 20
+
 // ownKeyHint says so when an untrusted signer is the key the repository
 // ships: trust on first use is the user's decision, never Keel's.
 func ownKeyHint(dir string, err error) string {
 	var ue *pgp.UntrustedError
-	if !errors.As(err, &ue) {
+	if dir == "" || !errors.As(err, &ue) {
 		return ""
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "RPM-GPG-KEY-*"))
@@ -126,23 +131,8 @@ func checkHeaders(ctx context.Context, pkgs []*resolve.Package, kr *pgp.Keyring)
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	// One line: the first refusal, and how many more there are.
-	var first error
-	more := 0
-	for _, err := range errs {
-		if err != nil {
-			if first == nil {
-				first = err
-			} else {
-				more++
-			}
-		}
-	}
-	if first != nil {
-		if more > 0 {
-			return 0, fmt.Errorf("%w (and %d more packages)", first, more)
-		}
-		return 0, first
+	if err := firstError(errs, "packages"); err != nil {
+		return 0, err
 	}
 	var newest int64
 	for _, t := range times {
@@ -155,7 +145,7 @@ func checkHeader(p *resolve.Package, kr *pgp.Keyring) (int64, error) {
 	if !repodata.ValidHref(p.Href) {
 		return 0, fmt.Errorf("%s: location %q leaves the repository", p.NEVRA(), p.Href)
 	}
-	pk, err := rpm.Open(filepath.Join(p.Repo, filepath.FromSlash(p.Href)))
+	pk, err := rpm.Open(pkgPath(p))
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", p.NEVRA(), err)
 	}

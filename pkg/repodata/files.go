@@ -316,6 +316,13 @@ func ReadRecord(repoDir string, rec *Record) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s metadata: %w", rec.Type, err)
 	}
+	return DecodeRecord(rec, raw)
+}
+
+// DecodeRecord checks raw, the metadata file rec names as stored, against
+// rec's checksum and returns the uncompressed content (for metadata that
+// came from elsewhere than a local directory: a download, a cache).
+func DecodeRecord(rec *Record, raw []byte) ([]byte, error) {
 	if sum := sha256.Sum256(raw); hex.EncodeToString(sum[:]) != rec.Checksum {
 		return nil, fmt.Errorf("%s: checksum %x does not match repomd.xml's %s", rec.Href, sum, rec.Checksum)
 	}

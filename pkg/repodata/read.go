@@ -45,6 +45,12 @@ func readRepomd(repoDir string) (*Repomd, error) {
 
 // ReadPackages reads the packages that md's primary/filelists/other describe.
 func ReadPackages(repoDir string, md *Repomd) ([]*Package, error) {
+	return ReadPackagesWith(md, func(rec *Record) ([]byte, error) { return ReadRecord(repoDir, rec) })
+}
+
+// ReadPackagesWith is ReadPackages with the metadata files read (checked
+// and uncompressed, as ReadRecord does) by read, called concurrently.
+func ReadPackagesWith(md *Repomd, read func(*Record) ([]byte, error)) ([]*Package, error) {
 	var data [3][]byte
 	var errs [3]error
 	var wg sync.WaitGroup
@@ -56,7 +62,7 @@ func ReadPackages(repoDir string, md *Repomd) ([]*Package, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			data[i], errs[i] = ReadRecord(repoDir, rec)
+			data[i], errs[i] = read(rec)
 		}()
 	}
 	wg.Wait()

@@ -36,6 +36,9 @@ type Package struct {
 	Checksum   string // sha256 of the .rpm
 	Size       int64
 	Repo       string // where it came from (directory or URL)
+	// File is the package's local copy when Repo is remote (the download
+	// cache's), set once fetched; "" for a directory's package.
+	File string
 
 	requires  []*Dep
 	conflicts []*Dep
