@@ -50,9 +50,16 @@ Before anything is extracted, repomd.xml's signature and every package's
 header signature are checked against the trusted keys: --trust, the
 definition's trusted_keys, else the key directory's (RPM-GPG-KEY-keel and
 trusted/*). The repository's own RPM-GPG-KEY-* is never trusted.
---allow-unsigned checks nothing, loudly, and manifest.json records it.`,
+--allow-unsigned checks nothing, loudly, and manifest.json records it.
+
+--repo takes directories and file://, http:// and https:// URLs (commas
+separate mirrors of one repository). repomd.xml is fetched every run; the
+metadata and packages it names are downloaded into the cache by checksum
+(parallel, resumed, retried), and manifest.json records each one's origin.
+A redirect to another host is refused.`,
 		Example: `  keel image build container
-  keel image build vm --repo out/repo --keys /srv/keel/keys`,
+  keel image build vm --repo out/repo --keys /srv/keel/keys
+  keel image build container-core --repo http://127.0.0.1:8080 --trust RPM-GPG-KEY-keel`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			def, err := a.imageDefinition(args[0])

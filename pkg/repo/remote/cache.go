@@ -208,11 +208,11 @@ func (c *Cache) fetch(ctx context.Context, src Source, rel, sum string, size int
 			}
 			n, err := io.Copy(f, io.LimitReader(r, limit-start+1))
 			r.Close()
+			// A dropped connection is an error (short of Content-Length),
+			// retried from where it stopped when the file grew; a complete
+			// answer of the wrong length fails the checksum below.
 			if err != nil {
-				return n > 0, err
-			}
-			if size > 0 && start+n < size {
-				return n > 0, fmt.Errorf("%s: connection closed after %d of %d bytes", url, start+n, size)
+				return start+n > have, err
 			}
 		}
 		got, err := fileSum(f)
