@@ -36,7 +36,8 @@ func newImageBuildCmd(a *app) *cobra.Command {
 	var rootOnly bool
 	var keys, sbKey, sbCert string
 	var trust []string
-	var allowUnsigned bool
+	var allowUnsigned, locked bool
+	var lockFile string
 	cmd := &cobra.Command{
 		Use:   "build NAME|PATH",
 		Short: "Resolve, install into a fresh root and write the image's outputs and manifest.json",
@@ -56,10 +57,15 @@ trusted/*). The repository's own RPM-GPG-KEY-* is never trusted.
 separate mirrors of one repository). repomd.xml is fetched every run; the
 metadata and packages it names are downloaded into the cache by checksum
 (parallel, resumed, retried), and manifest.json records each one's origin.
-A redirect to another host is refused.`,
+A redirect to another host is refused.
+
+Every build writes <out>/images/NAME.lock (or --lock FILE): each resolved
+package's NEVRA, sha256 and repository. --locked composes exactly that set
+again, whatever the repositories gained since, or fails naming what moved.`,
 		Example: `  keel image build container
   keel image build vm --repo out/repo --keys /srv/keel/keys
-  keel image build container-core --repo http://127.0.0.1:8080 --trust RPM-GPG-KEY-keel`,
+  keel image build container-core --repo http://127.0.0.1:8080 --trust RPM-GPG-KEY-keel
+  keel image build container-core --lock distro/images/container-core.lock --locked`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			def, err := a.imageDefinition(args[0])
@@ -97,6 +103,16 @@ A redirect to another host is refused.`,
 					opt.SecureBootKey, opt.SecureBootCert = kd.SecureBoot()
 				}
 			}
+			opt.LockFile = lockFile
+			if opt.LockFile == "" {
+				opt.LockFile = filepath.Join(opt.Out, def.Name+".lock")
+			}
+			if locked {
+				if opt.Locked, err = image.ReadLock(opt.LockFile); err != nil {
+					return fmt.Errorf("image build: %w", err)
+				}
+				opt.LockFile = ""
+			}
 			res, err := image.Build(cmd.Context(), opt)
 			if err != nil {
 				return fmt.Errorf("image build: %w", err)
@@ -113,6 +129,9 @@ A redirect to another host is refused.`,
 				a.sayf(cmd.OutOrStdout(), "  %-15s %s %s\n", o.Format, filepath.Join(res.Dir, o.Path), id)
 			}
 			a.sayf(cmd.OutOrStdout(), "  %-15s %s\n", "manifest", filepath.Join(res.Dir, "manifest.json"))
+			if opt.LockFile != "" {
+				a.sayf(cmd.OutOrStdout(), "  %-15s %s\n", "lock", opt.LockFile)
+			}
 			return nil
 		},
 	}
@@ -121,6 +140,8 @@ A redirect to another host is refused.`,
 	f.StringArrayVar(&repos, "repo", nil, "rpm-md repository: directory, file://, http:// or https:// URL; commas separate mirrors of one repository (repeatable; default <out>/repo)")
 	keysFlag(cmd, &keys, "whose public keys are trusted by default and whose key signs verity root hashes")
 	f.StringArrayVar(&trust, "trust", nil, "public key file, or fingerprint of a key in the key directory, the repository and every package must be signed with (repeatable)")
+	f.StringVar(&lockFile, "lock", "", "lock file written (or, with --locked, read) (default <out>/images/NAME.lock)")
+	f.BoolVar(&locked, "locked", false, "compose exactly the packages the lock file lists; fail naming any that moved")
 	f.BoolVar(&allowUnsigned, "allow-unsigned", false, "compose WITHOUT checking repository and package signatures (dnf's gpgcheck=0); recorded in manifest.json")
 	f.StringVar(&sbKey, "secureboot-key", "", "PEM private key that signs the UKI for Secure Boot (default: secureboot.key in the key directory, if present)")
 	f.StringVar(&sbCert, "secureboot-cert", "", "PEM X.509 certificate for --secureboot-key")

@@ -21,10 +21,10 @@ import (
 
 	"github.com/keel-linux/keel/pkg/boot"
 	"github.com/keel-linux/keel/pkg/distro"
-	"github.com/keel-linux/keel/pkg/repo/remote"
 	"github.com/keel-linux/keel/pkg/logctx"
 	"github.com/keel-linux/keel/pkg/oci"
 	"github.com/keel-linux/keel/pkg/pgp"
+	"github.com/keel-linux/keel/pkg/repo/remote"
 	"github.com/keel-linux/keel/pkg/repodata"
 	"github.com/keel-linux/keel/pkg/resolve"
 	"github.com/keel-linux/keel/pkg/rootfs"
@@ -56,6 +56,11 @@ type Options struct {
 	TrustedKeys   []string
 	KeyStore      string
 	AllowUnsigned bool
+	// LockFile, when set, receives the lock of what was resolved
+	// (<image>.lock) once the image is in place. Locked composes exactly
+	// the set a lock lists, or fails naming what moved; it writes no lock.
+	LockFile string
+	Locked   *Lock
 	// RootOnly stops after composing the root (Out/<name>/rootfs), for
 	// benchmarks and the bootable pipeline.
 	RootOnly bool
@@ -174,6 +179,7 @@ type Result struct {
 	Dir      string // Out/<name>
 	Manifest *Manifest
 	Resolved []*resolve.Package
+	Lock     *Lock // what was resolved (nil when built from Options.Locked)
 }
 
 // Build composes the image and writes its outputs. It reports one step
@@ -227,13 +233,28 @@ func build(ctx context.Context, opt Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opt.Locked != nil {
+		// Only the locked packages are candidates: whatever the
+		// repositories gained since cannot be picked.
+		if pkgs, err = opt.Locked.pick(d, pkgs); err != nil {
+			return nil, fmt.Errorf("image %s: %w", d.Name, err)
+		}
+	}
 	pool, err := resolve.NewPool(pkgs, d.Arch)
 	if err != nil {
 		return nil, err
 	}
 	res, err := pool.Resolve(resolve.Request{Install: d.Packages, Exclude: d.Exclude, AssumeProvided: d.AssumeProvided})
+	if err != nil && opt.Locked != nil {
+		return nil, fmt.Errorf("image %s: lock %s no longer resolves: %w: %s", d.Name, opt.Locked.path, err, staleHint)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", d.Name, err)
+	}
+	if opt.Locked != nil {
+		if err := opt.Locked.checkSame(res.Packages); err != nil {
+			return nil, fmt.Errorf("image %s: %w", d.Name, err)
+		}
 	}
 	log.Info("resolved", "packages", len(res.Packages))
 	if err := fetchPackages(ctx, cache, opt.Repos, res.InstallOrder()); err != nil {
@@ -330,7 +351,16 @@ func build(ctx context.Context, opt Options) (*Result, error) {
 	if old != "" {
 		os.RemoveAll(old)
 	}
-	return &Result{Dir: final, Manifest: man, Resolved: res.Packages}, nil
+	r := &Result{Dir: final, Manifest: man, Resolved: res.Packages}
+	if opt.Locked == nil {
+		r.Lock = newLock(d, repoURLs(opt.Repos), res.Packages)
+		if opt.LockFile != "" {
+			if err := WriteLock(opt.LockFile, r.Lock); err != nil {
+				return nil, fmt.Errorf("image %s: lock: %w", d.Name, err)
+			}
+		}
+	}
+	return r, nil
 }
 
 // sourceName is the source package's name from its file name.

@@ -113,6 +113,18 @@ func firstError(errs []error, what string) error {
 	return first
 }
 
+// repoURLs names the repositories as their packages' Repo does (a mirror
+// list by its first URL).
+func repoURLs(specs []string) []string {
+	out := []string{}
+	for _, spec := range specs {
+		if src, err := remote.Open(spec); err == nil {
+			out = append(out, src.URL())
+		}
+	}
+	return out
+}
+
 // pkgPath is where a package's file is on this machine.
 func pkgPath(p *resolve.Package) string {
 	if p.File != "" {

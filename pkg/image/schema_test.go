@@ -20,7 +20,7 @@ var schemaPath = filepath.Join(testenv.RepoRoot(), "docs", "schema", "image.sche
 
 // schemaProps maps a JSON pointer-ish path to the property names the
 // schema declares there.
-func schemaProps(t *testing.T) (map[string]any, map[string]any) {
+func schemaProps(t *testing.T, schemaPath string) (map[string]any, map[string]any) {
 	t.Helper()
 	raw, err := os.ReadFile(schemaPath)
 	if err != nil {
@@ -36,7 +36,14 @@ func schemaProps(t *testing.T) (map[string]any, map[string]any) {
 // TestSchemaMatchesStruct keeps docs/schema/image.schema.json in step with
 // Definition: same property names at every level, both ways.
 func TestSchemaMatchesStruct(t *testing.T) {
-	root, defs := schemaProps(t)
+	schemaMatches(t, schemaPath, "definition", reflect.TypeOf(Definition{}), true)
+	schemaMatches(t, filepath.Join(filepath.Dir(schemaPath), "lock.schema.json"), "lock", reflect.TypeOf(Lock{}), false)
+}
+
+// schemaMatches walks typ and the schema together; yamlToo: the struct is
+// also read from YAML, under the same names.
+func schemaMatches(t *testing.T, schemaPath, name string, typ reflect.Type, yamlToo bool) {
+	root, defs := schemaProps(t, schemaPath)
 	var walk func(path string, typ reflect.Type, node map[string]any)
 	walk = func(path string, typ reflect.Type, node map[string]any) {
 		if ref, ok := node["$ref"].(string); ok {
@@ -53,7 +60,7 @@ func TestSchemaMatchesStruct(t *testing.T) {
 			if tag == "" || tag == "-" {
 				continue
 			}
-			if y := strings.Split(f.Tag.Get("yaml"), ",")[0]; y != tag {
+			if y := strings.Split(f.Tag.Get("yaml"), ",")[0]; yamlToo && y != tag {
 				t.Errorf("%s.%s: yaml tag %q, json tag %q", path, f.Name, y, tag)
 			}
 			fields = append(fields, tag)
@@ -81,29 +88,13 @@ func TestSchemaMatchesStruct(t *testing.T) {
 			t.Errorf("%s: struct fields %v, schema properties %v", path, fields, keys)
 		}
 	}
-	walk("definition", reflect.TypeOf(Definition{}), root)
+	walk(name, typ, root)
 }
 
 // TestShippedDefinitions loads every distro/images/*.yaml with the loader
 // and validates it against the published schema.
 func TestShippedDefinitions(t *testing.T) {
-	c := jsonschema.NewCompiler()
-	f, err := os.Open(schemaPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := jsonschema.UnmarshalJSON(f)
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.AddResource("file:///image.schema.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	sch, err := c.Compile("file:///image.schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	sch := compileSchema(t, schemaPath)
 	dir := filepath.Join(testenv.RepoRoot(), "distro", "images")
 	defs, err := List(dir)
 	if err != nil {
@@ -134,4 +125,28 @@ func TestShippedDefinitions(t *testing.T) {
 			t.Errorf("distro/images/%s.yaml missing", want)
 		}
 	}
+}
+
+// compileSchema compiles one of docs/schema's files.
+func compileSchema(t *testing.T, path string) *jsonschema.Schema {
+	t.Helper()
+	c := jsonschema.NewCompiler()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := jsonschema.UnmarshalJSON(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := "file:///" + filepath.Base(path)
+	if err := c.AddResource(id, doc); err != nil {
+		t.Fatal(err)
+	}
+	sch, err := c.Compile(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sch
 }

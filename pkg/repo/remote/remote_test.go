@@ -228,7 +228,10 @@ func TestMetadataCache(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "larger than 10 bytes") {
 		t.Errorf("limit: %v", err)
 	}
-	if !errors.Is(func() error { _, err := c.Get(context.Background(), Dir(t.TempDir()), "repodata/repomd.xml", 10); return err }(), ErrNotFound) {
+	if !errors.Is(func() error {
+		_, err := c.Get(context.Background(), Dir(t.TempDir()), "repodata/repomd.xml", 10)
+		return err
+	}(), ErrNotFound) {
 		t.Error("local missing file is not ErrNotFound")
 	}
 }
