@@ -36,6 +36,7 @@ var Tools = []Tool{
 	{Name: "make", Package: "make", For: "compiling packages"},
 	{Name: "/usr/share/perl/5.36/IPC/Cmd.pm", Package: "perl", For: "OpenSSL's Configure (full perl, not perl-base)"},
 	{Name: "patch", Package: "patch", For: "applying patches in %prep"},
+	{Name: "yacc", Package: "byacc", For: "doas's parse.y (opendoas)"},
 	{Name: "bzip2", Package: "bzip2", For: "unpacking sources"},
 	{Name: "xz", Package: "xz-utils", For: "unpacking sources"},
 	{Name: "unzip", Package: "unzip", For: "unpacking Go module zips (%setup)"},
@@ -70,6 +71,10 @@ var Tools = []Tool{
 	{Name: "bc", Package: "bc", For: "benchmark scripts", TestOnly: true},
 	{Name: "perf", Package: "linux-perf", For: "CPU time in benchmark scripts (task-clock)", TestOnly: true},
 	{Name: "faketime", Package: "faketime", For: "time-shifted tests", TestOnly: true},
+	{Name: "cloud-localds", Package: "cloud-image-utils", For: "NoCloud seeds for keel boot --seed (the cloud users' tool)"},
+	{Name: "genisoimage", Package: "genisoimage", For: "NoCloud and Azure provisioning media (ISO 9660)"},
+	{Name: "ssh", Package: "openssh-client", For: "SSH login tests against the vm image", TestOnly: true},
+	{Name: "ssh-keygen", Package: "openssh-client", For: "test keys and host key fingerprints", TestOnly: true},
 	{Name: "virt-fw-vars", Package: "python3-virt-firmware", For: "enrolling Secure Boot keys", Backports: true},
 }
 

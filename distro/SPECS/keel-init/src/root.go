@@ -44,6 +44,7 @@ func rootMode() {
 		logf("sethostname: %v", err)
 	}
 	setupNetwork()
+	provision()
 	reportFacts()
 	mark("facts")
 	runHealthChecks("/usr/lib/keel/health.d")
