@@ -8,7 +8,7 @@ LDFLAGS := -X main.version=$(VERSION)
 
 # Go programs of the distribution with their own go.mod (docs/go.md): vetted
 # and tested beside keel's module.
-GOMODS  := distro/SPECS/keel-init/src
+GOMODS  := distro/SPECS/keel-init/src distro/SPECS/keel-provision/src
 
 PREFIX  ?= /usr/local
 DESTDIR ?=

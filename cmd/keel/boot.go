@@ -33,6 +33,8 @@ func newBootCmd(a *app) *cobra.Command {
 		keys                          string
 		saveVars                      string
 		pvh                           bool
+		seeds, forwards               []string
+		sshMode                       bool
 	)
 	cmd := &cobra.Command{
 		Use:   "boot IMAGE",
@@ -74,6 +76,11 @@ Exit status 3 when the guest did not boot or a fact is wrong.`,
 				ex = append(ex, e)
 			}
 			o := boot.Options{Timeout: timeout, Memory: memory, CPUs: cpus, SaveVars: saveVars}
+			cleanup, err := bootNetwork(cmd, &o, seeds, forwards, sshMode)
+			defer cleanup()
+			if err != nil {
+				return err
+			}
 			if consoleLog != "" {
 				f, err := os.Create(consoleLog)
 				if err != nil {
@@ -160,6 +167,9 @@ Exit status 3 when the guest did not boot or a fact is wrong.`,
 	f.StringVar(&appendCmdline, "append", "", "kernel command line for --kernel")
 	f.BoolVar(&pvh, "pvh", false, "with --kernel: boot the ELF kernel inside the bzImage through its PVH entry (no SeaBIOS loader, no in-guest decompression)")
 	f.StringVar(&consoleLog, "console-log", "", "write the raw serial console to this file")
+	f.StringArrayVar(&seeds, "seed", nil, "provisioning media: a directory with meta-data and user-data (NoCloud, made into a cidata ISO by cloud-localds) or with ovf-env.xml (Azure), or a cidata ISO/FAT image (repeatable)")
+	f.StringArrayVar(&forwards, "forward", nil, "TCP port forward HOSTPORT:GUESTPORT, host side on 127.0.0.1 only (repeatable; gives the guest a NIC on a restricted user network)")
+	f.BoolVar(&sshMode, "ssh", false, "after the status line, wait for the guest's sshd (forwarded from a free port unless --forward names guest port 22), print the ssh command to log in and keep the guest running until interrupted")
 	intFlagP(f, &memory, "memory", "", 1024, 64, 1<<20, "guest memory in MiB")
 	intFlagP(f, &cpus, "cpus", "", 1, 1, 64, "guest CPUs")
 	return cmd
@@ -202,4 +212,55 @@ func presetExpect(variant, kernelRel string) ([]boot.Expectation, error) {
 		return nil, usageError{fmt.Errorf("--variant %q: want vm, hwe, guard or fips", variant)}
 	}
 	return boot.ImageExpect(variant, kernelRel, "", "", nil)
+}
+
+// bootNetwork turns --seed, --forward and --ssh into boot options; cleanup
+// removes the seeds it made.
+func bootNetwork(cmd *cobra.Command, o *boot.Options, seeds, forwards []string, sshMode bool) (cleanup func(), err error) {
+	cleanup = func() {}
+	if len(seeds) > 0 {
+		dir, err := os.MkdirTemp("", "keel-seed-*")
+		if err != nil {
+			return cleanup, err
+		}
+		cleanup = func() { os.RemoveAll(dir) }
+		for i, s := range seeds {
+			sub := filepath.Join(dir, fmt.Sprint(i))
+			if err := os.Mkdir(sub, 0o700); err != nil {
+				return cleanup, err
+			}
+			p, err := boot.Seed(cmd.Context(), s, sub)
+			if err != nil {
+				return cleanup, err
+			}
+			o.Seeds = append(o.Seeds, p)
+		}
+	}
+	if len(forwards) == 0 && !sshMode {
+		return cleanup, nil
+	}
+	o.Net = &boot.Network{}
+	sshPort := 0
+	for _, f := range forwards {
+		fw, err := boot.ParseForward(f)
+		if err != nil {
+			return cleanup, usageError{err}
+		}
+		if fw.Guest == 22 {
+			sshPort = fw.Host
+		}
+		o.Net.Forwards = append(o.Net.Forwards, fw)
+	}
+	if sshMode {
+		if sshPort == 0 {
+			p, err := boot.FreePort()
+			if err != nil {
+				return cleanup, err
+			}
+			sshPort = p
+			o.Net.Forwards = append(o.Net.Forwards, boot.Forward{Host: p, Guest: 22})
+		}
+		o.OnReady = boot.SSHSession(cmd.ErrOrStderr(), sshPort)
+	}
+	return cleanup, nil
 }

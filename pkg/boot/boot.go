@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keel-linux/keel/pkg/atomicfile"
@@ -75,6 +76,20 @@ type Options struct {
 	// Console receives the raw serial console as it arrives (may be nil).
 	Console io.Writer
 	QEMU    string // binary; empty: qemu-system-x86_64
+	// Net gives the guest a NIC on a restricted user network (net.go);
+	// nil: no NIC.
+	Net *Network
+	// Seeds are read-only virtio disks after Disk: provisioning media
+	// (Seed makes them).
+	Seeds []string
+	// Writable lets the boot write to Disk (a VM's own disk, e.g. a qcow2
+	// overlay); by default writes go to a snapshot and are dropped.
+	Writable bool
+	// OnReady, when set, runs once the status line reported ok, with the
+	// facts so far, while the guest keeps running (logging in over SSH);
+	// the guest is stopped when it returns. Timeout does not apply to it:
+	// ctx (Run's) does. An error fails the boot.
+	OnReady func(ctx context.Context, facts map[string]string) error
 }
 
 // Result is what a boot showed.
@@ -108,6 +123,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if timeout == 0 {
 		timeout = 120 * time.Second
 	}
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	bin := o.QEMU
@@ -134,6 +150,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		nStatus = -1
 	)
 	stop := func() { cmd.Process.Kill() }
+	ready := make(chan map[string]string, 1) // the facts at an ok status, for OnReady
+	var (
+		readyErr     error
+		readyStarted atomic.Bool
+	)
+	readyDone := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -167,7 +189,16 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 						res.Status = "fail"
 						stopWhy = "keel-init stopped the boot: " + reason
 					}
-					stop()
+					if res.Status == "ok" && o.OnReady != nil {
+						facts := make(map[string]string, len(res.Facts))
+						for k, v := range res.Facts {
+							facts[k] = v
+						}
+						readyStarted.Store(true)
+						ready <- facts
+					} else {
+						stop()
+					}
 				} else if why := consoleFailure(l); why != "" && stopWhy == "" {
 					stopWhy = why
 					// A refused image waits forever at the boot menu; a panic
@@ -182,13 +213,35 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 	}()
 	go func() {
+		defer close(readyDone)
+		select {
+		case facts := <-ready:
+			readyErr = o.OnReady(parent, facts)
+			stop()
+		case <-done:
+			if len(ready) > 0 {
+				readyErr = errors.New("QEMU exited right after the status line")
+			}
+		}
+	}()
+	go func() {
 		select {
 		case <-ctx.Done():
+			if readyStarted.Load() && parent.Err() == nil {
+				// The timeout bounds reaching the status line; OnReady
+				// runs under the caller's context.
+				select {
+				case <-parent.Done():
+				case <-done:
+					return
+				}
+			}
 			stop()
 		case <-done:
 		}
 	}()
 	<-done
+	<-readyDone
 	werr := cmd.Wait()
 	res.Duration = time.Since(start)
 	if o.SaveVars != "" {
@@ -221,6 +274,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	if res.Status == "ok" && stopWhy != "" && res.Reason == "" {
 		res.Reason = stopWhy
+	}
+	if readyErr != nil && res.Reason == "" {
+		res.Reason = "after the status line: " + readyErr.Error()
 	}
 	if res.Status == "ok" {
 		for _, e := range o.Expect {
@@ -287,9 +343,28 @@ func qemuArgs(o Options) (args []string, varsCopy string, cleanup func(), err er
 		if format == "" {
 			format = "raw"
 		}
-		// snapshot=on: a boot never changes the image (the vm root is rw).
-		args = append(args, "-drive", "if=none,id=disk0,snapshot=on,format="+format+",file="+o.Disk,
+		// snapshot=on: a boot never changes the image (the vm root is rw),
+		// unless the caller gave the VM's own disk.
+		snap := "snapshot=on,"
+		if o.Writable {
+			snap = ""
+		}
+		args = append(args, "-drive", "if=none,id=disk0,"+snap+"format="+format+",file="+o.Disk,
 			"-device", "virtio-blk-pci,drive=disk0,bootindex=1")
+	}
+	for i, s := range o.Seeds {
+		if _, err := os.Stat(s); err != nil {
+			return nil, "", nil, fmt.Errorf("boot: seed: %w", err)
+		}
+		id := fmt.Sprintf("seed%d", i)
+		args = append(args, "-drive", "if=none,id="+id+",readonly=on,format=raw,file="+s, "-device", "virtio-blk-pci,drive="+id)
+	}
+	if o.Net != nil {
+		na, err := o.Net.netArgs()
+		if err != nil {
+			return nil, "", nil, err
+		}
+		args = append(args, na...)
 	}
 	switch o.Firmware {
 	case Direct, "":

@@ -75,4 +75,5 @@ func provision() {
 		fact("provision.malformed", strconv.Itoa(bad))
 	}
 	fact("provision.exit", strconv.Itoa(code))
+	mark("provision")
 }
