@@ -34,7 +34,10 @@ func Seed(ctx context.Context, path, dir string) (string, error) {
 		}
 		return path, nil
 	}
-	has := func(n string) bool { st, err := os.Stat(filepath.Join(path, n)); return err == nil && st.Mode().IsRegular() }
+	has := func(n string) bool {
+		st, err := os.Stat(filepath.Join(path, n))
+		return err == nil && st.Mode().IsRegular()
+	}
 	out := filepath.Join(dir, "seed.iso")
 	switch {
 	case has("meta-data"):

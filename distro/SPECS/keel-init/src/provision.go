@@ -60,14 +60,7 @@ func provision() {
 			fact("provision."+k, v)
 		}
 	}
-	err = cmd.Wait()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		code = -1
-	}
+	code := exitStatus(cmd.Wait())
 	if n > maxProvisionFacts {
 		fact("provision.dropped", strconv.Itoa(n-maxProvisionFacts))
 	}
@@ -76,4 +69,17 @@ func provision() {
 	}
 	fact("provision.exit", strconv.Itoa(code))
 	mark("provision")
+}
+
+// exitStatus is a finished command's exit status; -1 when it did not run
+// or was killed.
+func exitStatus(err error) int {
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		return ee.ExitCode()
+	case err != nil:
+		return -1
+	}
+	return 0
 }

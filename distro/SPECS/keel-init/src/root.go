@@ -228,12 +228,8 @@ func runHealthChecks(dir string) {
 		err := inDomain("keel_health_t", cmd.Run) // observers: see distro/selinux/services/keel_health.cil
 		out := buf.Bytes()
 		cancel()
-		code := 0
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			code = ee.ExitCode()
-		} else if err != nil {
-			code = -1
+		code := exitStatus(err)
+		if code == -1 {
 			out = append(out, []byte(err.Error())...)
 		}
 		if len(out) > 4096 {

@@ -117,25 +117,32 @@ func (c *Config) setHostname(key string, n *yaml.Node) {
 	}
 }
 
-func (c *Config) parseUsers(key string, n *yaml.Node) {
+// eachItem calls f for each item of the list n (key[i] names it), or
+// notes that n is not a list.
+func (c *Config) eachItem(key string, n *yaml.Node, f func(k string, item *yaml.Node)) {
 	if n.Kind != yaml.SequenceNode {
 		c.note(key, "want a list: ignored")
 		return
 	}
 	for i, item := range n.Content {
-		k := fmt.Sprintf("%s[%d]", key, i)
+		f(fmt.Sprintf("%s[%d]", key, i), item)
+	}
+}
+
+func (c *Config) parseUsers(key string, n *yaml.Node) {
+	c.eachItem(key, n, func(k string, item *yaml.Node) {
 		if v, ok := scalar(item); ok {
 			if v == "default" {
 				c.note(k, "default: Keel images have no default user: ignored")
 			} else {
 				c.note(k, "a bare name: want a mapping with name and ssh_authorized_keys: ignored")
 			}
-			continue
+			return
 		}
 		fields, err := mappingOf(item)
 		if err != nil {
 			c.note(k, "%v: ignored", err)
-			continue
+			return
 		}
 		var u User
 		ok := true
@@ -196,7 +203,7 @@ func (c *Config) parseUsers(key string, n *yaml.Node) {
 		if ok {
 			c.Users = append(c.Users, u)
 		}
-	}
+	})
 }
 
 // parseSudo maps cloud-init's sudo rules to doas: only the NOPASSWD:ALL
@@ -210,13 +217,10 @@ func (c *Config) parseSudo(key string, n *yaml.Node, u *User) {
 		}
 		rules = []string{n.Value}
 	case yaml.SequenceNode:
-		for _, r := range n.Content {
-			v, ok := scalar(r)
-			if !ok {
-				c.note(key, "want a rule string or a list of them: no rights given")
-				return
-			}
-			rules = append(rules, v)
+		var ok bool
+		if rules, ok = scalars(n); !ok {
+			c.note(key, "want a rule string or a list of them: no rights given")
+			return
 		}
 	default:
 		c.note(key, "want a rule string or a list of them: no rights given")
@@ -235,16 +239,11 @@ func (c *Config) parseSudo(key string, n *yaml.Node, u *User) {
 const maxWriteFile = 1 << 20
 
 func (c *Config) parseWriteFiles(key string, n *yaml.Node) {
-	if n.Kind != yaml.SequenceNode {
-		c.note(key, "want a list: ignored")
-		return
-	}
-	for i, item := range n.Content {
-		k := fmt.Sprintf("%s[%d]", key, i)
+	c.eachItem(key, n, func(k string, item *yaml.Node) {
 		fields, err := mappingOf(item)
 		if err != nil {
 			c.note(k, "%v: not written", err)
-			continue
+			return
 		}
 		w := WriteFile{Mode: 0o644}
 		var content, encoding string
@@ -287,7 +286,7 @@ func (c *Config) parseWriteFiles(key string, n *yaml.Node) {
 		}
 		if why := badPath(w.Path); why != "" {
 			c.note(k+".path", "%q %s: file not written", trunc(w.Path, 80), why)
-			continue
+			return
 		}
 		switch encoding {
 		case "", "text/plain":
@@ -310,7 +309,7 @@ func (c *Config) parseWriteFiles(key string, n *yaml.Node) {
 		if ok {
 			c.WriteFiles = append(c.WriteFiles, w)
 		}
-	}
+	})
 }
 
 // badPath says why path may not be written by write_files ("" = fine).
@@ -337,34 +336,34 @@ func badPath(p string) string {
 }
 
 func (c *Config) parseRunCmd(key string, n *yaml.Node) {
-	if n.Kind != yaml.SequenceNode {
-		c.note(key, "want a list: nothing run")
-		return
-	}
-	for i, item := range n.Content {
+	c.eachItem(key, n, func(k string, item *yaml.Node) {
 		if v, ok := scalar(item); ok {
 			c.RunCmd = append(c.RunCmd, Command{Shell: v})
-			continue
+			return
 		}
-		if item.Kind != yaml.SequenceNode || len(item.Content) == 0 {
-			c.note(fmt.Sprintf("%s[%d]", key, i), "want a string or a non-empty list of strings: not run")
-			continue
-		}
-		var argv []string
-		for _, a := range item.Content {
-			v, ok := scalar(a)
-			if !ok {
-				argv = nil
-				break
-			}
-			argv = append(argv, v)
-		}
-		if argv == nil {
-			c.note(fmt.Sprintf("%s[%d]", key, i), "want a list of strings: not run")
-			continue
+		argv, ok := scalars(item)
+		if !ok || len(argv) == 0 {
+			c.note(k, "want a string or a non-empty list of strings: not run")
+			return
 		}
 		c.RunCmd = append(c.RunCmd, Command{Argv: argv})
+	})
+}
+
+// scalars is the text of a list of scalars; false if n is not one.
+func scalars(n *yaml.Node) ([]string, bool) {
+	if n.Kind != yaml.SequenceNode {
+		return nil, false
 	}
+	out := make([]string, 0, len(n.Content))
+	for _, a := range n.Content {
+		v, ok := scalar(a)
+		if !ok {
+			return nil, false
+		}
+		out = append(out, v)
+	}
+	return out, true
 }
 
 type keyVal struct {
