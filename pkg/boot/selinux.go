@@ -28,8 +28,10 @@ func SELinuxExpect(mode, policySHA256 string) []Expectation {
 }
 
 // AVCDenied matches the kernel's AVC record of a denial by domain of perm on
-// a target of type target and class class.
-func AVCDenied(domain, perm, target, class string) *regexp.Regexp {
+// a target of type target and class class, refused (enforcing) or only
+// logged (permissive=1).
+func AVCDenied(domain, perm, target, class string, enforcing bool) *regexp.Regexp {
+	p := map[bool]string{true: "0", false: "1"}[enforcing]
 	return regexp.MustCompile(`avc:  denied  \{ ` + regexp.QuoteMeta(perm) + ` \} .*scontext=system_u:system_r:` + regexp.QuoteMeta(domain) +
-		` tcontext=system_u:object_r:` + regexp.QuoteMeta(target) + ` tclass=` + regexp.QuoteMeta(class) + ` permissive=0`)
+		` tcontext=system_u:object_r:` + regexp.QuoteMeta(target) + ` tclass=` + regexp.QuoteMeta(class) + ` permissive=` + p)
 }

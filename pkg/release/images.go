@@ -171,6 +171,9 @@ func trustSummary(facts map[string]string) string {
 	if m := facts["ipe.mode"]; m != "" && m != "absent" {
 		t = append(t, "IPE "+m+" ("+facts["ipe.policy"]+")")
 	}
+	if m := facts["selinux.mode"]; m != "" && m != "disabled" {
+		t = append(t, "SELinux "+m+" (policy sha256 "+facts["selinux.policy.sha256"]+")")
+	}
 	if len(t) == 0 {
 		return ""
 	}
