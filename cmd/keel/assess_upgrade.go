@@ -14,7 +14,7 @@ import (
 )
 
 // The upgrade half of keel assess (issue #25): upgrade and bench.
-func init() { assessCommands = append(assessCommands, newAssessUpgradeCmd) }
+func init() { assessCommands = append(assessCommands, newAssessUpgradeCmd, newAssessBenchCmd) }
 
 func newAssessUpgradeCmd(a *app) *cobra.Command {
 	var from, to, releases, lifecycleFile, date, failOn, workload, baseImage string
@@ -129,4 +129,48 @@ func resolveSide(releases, arg string) string {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+func newAssessBenchCmd(a *app) *cobra.Command {
+	var from, to, releases, img, cert string
+	var rounds int
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "bench --from A --to B --image NAME",
+		Short: "The same image of two releases side by side: package count, root and disk size, boot time to the status line, as ratios",
+		Long: `Measure the same image variant (images/NAME/ of two release directories)
+side by side in one run: package count, root size and disk (largest output)
+size from the image manifests, and for a bootable image the time from QEMU's
+start to keel-init's status line, the two booted in alternating rounds
+(--rounds, each round boots both, the first side alternating) so that the
+machine's drift falls on both alike. Ratios are B/A. Timing a workload
+command inside each root is not built yet.`,
+		Example: `  keel assess bench --from 1.0.20261101 --to 1.0.20261201 --image vm --rounds 3
+  keel assess bench --from 1.0.20261101 --to 1.0.20261201 --image container-core --rounds 0`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if from == "" || to == "" || img == "" {
+				return usageError{fmt.Errorf("--from, --to and --image are required")}
+			}
+			r, err := assess.Bench(cmd.Context(), assess.BenchOptions{From: resolveSide(releases, from), To: resolveSide(releases, to),
+				Image: img, Rounds: rounds, Cert: cert, Timeout: timeout})
+			if err != nil {
+				return err
+			}
+			if a.json {
+				return emit(cmd.OutOrStdout(), r)
+			}
+			r.WriteText(cmd.OutOrStdout())
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&from, "from", "", "the release moved from")
+	f.StringVar(&to, "to", "", "the release moved to")
+	f.StringVar(&releases, "releases", "releases", "the releases directory versions are looked up in")
+	f.StringVar(&img, "image", "", "the image variant of both releases (images/NAME/)")
+	f.StringVar(&cert, "enroll-cert", "", "Secure Boot certificate (PEM) enrolled for images with a signed UKI")
+	intFlagP(f, &rounds, "rounds", "", 3, 0, 100, "boot rounds (each boots both images); 0 measures sizes only")
+	durationFlagP(f, &timeout, "timeout", 150*time.Second, time.Second, time.Hour, "per boot")
+	return cmd
 }

@@ -226,6 +226,21 @@ outputs:
 			t.Errorf("text:\n%s", b.String())
 		}
 	})
+	t.Run("bench", func(t *testing.T) {
+		// Sizes and package counts of a container image (no boot: bootable
+		// images' boots are measured by the command, not in make test).
+		b, err := assess.Bench(ctx, assess.BenchOptions{From: r1.Dir, To: r2.Dir, Image: "tiny"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.From.Packages != 3 || b.To.Packages != 3 || b.Ratios["packages"] != 1 || b.From.RootSize == 0 || b.Ratios["disk_size"] == 0 {
+			t.Errorf("bench: %+v", b)
+		}
+		if _, err := assess.Bench(ctx, assess.BenchOptions{From: r1.Dir, To: r2.Dir, Image: "tiny", Rounds: 1}); err == nil ||
+			!strings.Contains(err.Error(), "not bootable") {
+			t.Errorf("boot rounds of a container image: %v", err)
+		}
+	})
 	t.Run("notes", func(t *testing.T) {
 		n, err := manifest.ReadNotes(r2.Dir)
 		if err != nil {
