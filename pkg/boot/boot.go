@@ -73,6 +73,13 @@ type Options struct {
 	CPU     string        // QEMU -cpu model; empty means DefaultCPU
 	Timeout time.Duration // 0 means 120 s
 	Expect  []Expectation
+	// IsolatedNIC (without Net) gives the guest a NIC with nothing on the
+	// other end: no DHCP server answers.
+	IsolatedNIC bool
+	// Hold, when set, keeps a guest that reported ok running: it is called
+	// with the live facts (those keel-init reports after its status line
+	// too) and the boot ends when it returns; its error fails the boot.
+	Hold func(ctx context.Context, live *Live) error
 	// Console receives the raw serial console as it arrives (may be nil).
 	Console io.Writer
 	QEMU    string // binary; empty: qemu-system-x86_64
@@ -143,6 +150,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, fmt.Errorf("boot: starting %s: %w", bin, err)
 	}
 	res := &Result{Facts: map[string]string{}}
+	live := &Live{facts: map[string]string{}, changed: make(chan struct{})}
+	var holdErr error
 	var (
 		mu      sync.Mutex
 		console bytes.Buffer
@@ -172,7 +181,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 				if i := strings.Index(l, factMarker); i >= 0 {
 					if f, err := parseFact(l[i+len(factMarker):]); err == nil {
 						res.Facts[f.Key] = f.Value
-						res.Order = append(res.Order, f)
+						if res.Status == "" {
+							res.Order = append(res.Order, f) // the report the status line counts
+						}
+						live.set(f)
 					} else if stopWhy == "" {
 						stopWhy = "malformed fact line: " + err.Error()
 					}
@@ -196,6 +208,14 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 						}
 						readyStarted.Store(true)
 						ready <- facts
+					} else if res.Status == "ok" && o.Hold != nil {
+						go func() {
+							err := o.Hold(ctx, live)
+							mu.Lock()
+							holdErr = err
+							mu.Unlock()
+							stop()
+						}()
 					} else {
 						stop()
 					}
@@ -277,6 +297,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	if readyErr != nil && res.Reason == "" {
 		res.Reason = "after the status line: " + readyErr.Error()
+	}
+	if res.Status == "ok" && holdErr != nil && res.Reason == "" {
+		res.Reason = "after the boot: " + holdErr.Error()
 	}
 	if res.Status == "ok" {
 		for _, e := range o.Expect {
@@ -365,6 +388,8 @@ func qemuArgs(o Options) (args []string, varsCopy string, cleanup func(), err er
 			return nil, "", nil, err
 		}
 		args = append(args, na...)
+	} else if o.IsolatedNIC {
+		args = append(args, isolatedNIC...)
 	}
 	switch o.Firmware {
 	case Direct, "":

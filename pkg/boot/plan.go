@@ -25,6 +25,9 @@ type Plan struct {
 	EnrollCert string
 	Vars       string
 	Expect     []Expectation
+	// Net is the guest's NIC; its expectations (a DHCP lease on it) are
+	// checked with Expect. Options.Net, when set, replaces it.
+	Net *Network
 }
 
 // Run checks that the disk is a disk image, enrolls the certificate if the
@@ -42,6 +45,16 @@ func (p Plan) Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, fmt.Errorf("boot: %s is a %s image, not %s", p.Disk, format, p.DiskFormat)
 	}
 	o.Disk, o.DiskFormat, o.Firmware, o.Vars, o.Expect = p.Disk, format, p.Firmware, p.Vars, p.Expect
+	if o.Net == nil {
+		o.Net = p.Net
+	}
+	if o.Net != nil {
+		ex, err := o.Net.Expect()
+		if err != nil {
+			return nil, err
+		}
+		o.Expect = append(append([]Expectation(nil), o.Expect...), ex...)
+	}
 	if p.Firmware == OVMFSecureBoot && p.EnrollCert != "" {
 		dir, err := os.MkdirTemp("", "keel-vars-*")
 		if err != nil {

@@ -156,6 +156,9 @@ func TestDistroBootable(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if tc.name == "vm" {
+				d.Services = append(d.Services, vmTestServices...)
+			}
 			opt := Options{Definition: d, Repos: []string{repo}, Out: t.TempDir(), SourceDateEpoch: sde, Key: keys.key, Trusted: testKeyring()}
 			if tc.fw == boot.OVMFSecureBoot {
 				opt.SecureBootKey, opt.SecureBootCert = keys.sbKey, keys.sbCert
@@ -217,9 +220,14 @@ func TestDistroBootable(t *testing.T) {
 				vars = keys.sbVars
 				ex = append(ex, man.TrustExpect()...)
 			}
+			var network *boot.Network
+			var hold func(context.Context, *boot.Live) error
+			if tc.name == "vm" {
+				ex, network, hold = vmBootOptions(t, ex) // network, services and firewall (vmboot_test.go)
+			}
 			mu.Lock()
 			r, err := boot.Run(context.Background(), boot.Options{Disk: filepath.Join(res.Dir, tc.disk), DiskFormat: tc.qemuFormat,
-				Firmware: tc.fw, Vars: vars, Expect: ex, Timeout: 150 * time.Second})
+				Firmware: tc.fw, Vars: vars, Expect: ex, Timeout: 150 * time.Second, Net: network, Hold: hold})
 			mu.Unlock()
 			if err != nil {
 				t.Fatal(err)

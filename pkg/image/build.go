@@ -94,6 +94,7 @@ type Manifest struct {
 	Outputs       []OutputInfo      `json:"outputs"`
 	Boot          *BootInfo         `json:"boot,omitempty"`    // bootable images
 	SELinux       *SELinuxInfo      `json:"selinux,omitempty"` // images with a policy (selinux: permissive|enforcing)
+	Init          *InitInfo         `json:"init,omitempty"`    // what keel-init must report (bootable images)
 }
 
 // PackageNames lists the installed packages' names, in manifest order.
@@ -112,10 +113,13 @@ func (m *Manifest) BootExpect() ([]boot.Expectation, error) {
 		return nil, fmt.Errorf("image %s is not bootable (its manifest has no boot section)", m.Image)
 	}
 	ex, err := boot.ImageExpect(m.Image, m.Boot.KernelRelease, m.Boot.Cmdline, m.Boot.RootHash, m.PackageNames())
-	if err == nil && m.SELinux != nil {
+	if err != nil {
+		return nil, err
+	}
+	if m.SELinux != nil {
 		ex = append(ex, boot.SELinuxExpect(m.SELinux.Mode, m.SELinux.PolicySHA256)...)
 	}
-	return ex, err
+	return append(ex, m.Init.expect()...), nil
 }
 
 // BootPlan is how keel boot and the release cut boot this image: disk (or,
@@ -140,7 +144,8 @@ func (m *Manifest) BootPlan(dir, disk, cert string) (boot.Plan, error) {
 	if disk == "" {
 		return boot.Plan{}, fmt.Errorf("image %s: no disk output to boot (raw, qcow2 or vhd)", m.Image)
 	}
-	p := boot.Plan{Disk: disk, Firmware: boot.OVMF, Expect: ex}
+	// Every Keel Linux VM takes its address by DHCP: slirp's, restricted.
+	p := boot.Plan{Disk: disk, Firmware: boot.OVMF, Expect: ex, Net: &boot.Network{}}
 	if m.Boot.SecureBoot && cert != "" {
 		p.Firmware, p.EnrollCert = boot.OVMFSecureBoot, cert
 		p.Expect = append(p.Expect, m.TrustExpect()...)
@@ -639,7 +644,10 @@ func Install(ctx context.Context, d *Definition, pkgs []*resolve.Package, root s
 			return nil, err
 		}
 	}
-	man := &Manifest{Image: d.Name, Arch: d.Arch}
+	if err := applyInit(d, r, own); err != nil {
+		return nil, err
+	}
+	man := &Manifest{Image: d.Name, Arch: d.Arch, Init: d.initInfo()}
 	for i, p := range pkgs {
 		pk := opened[i]
 		man.Packages = append(man.Packages, ManifestPackage{Name: p.Name, Epoch: p.EVR.Epoch, Version: p.EVR.Version,

@@ -23,8 +23,7 @@ import (
 
 // Definition is one image, as written in distro/images/NAME.yaml. Fields
 // for bootable images (kernel, partitions) are parsed and validated here
-// and used by the bootable outputs; services and sysctl are refused as not
-// implemented yet (issue #23 implements them).
+// and used by the bootable outputs.
 type Definition struct {
 	Name        string   `yaml:"name" json:"name"`
 	Description string   `yaml:"description,omitempty" json:"description,omitempty"`
@@ -55,12 +54,17 @@ type Definition struct {
 	// its packages must be signed with.
 	TrustedKeys []string `yaml:"trusted_keys,omitempty" json:"trusted_keys,omitempty"`
 
-	Users    []User            `yaml:"users,omitempty" json:"users,omitempty"`
-	Groups   []Group           `yaml:"groups,omitempty" json:"groups,omitempty"`
-	Files    []File            `yaml:"files,omitempty" json:"files,omitempty"`
-	Remove   []string          `yaml:"remove,omitempty" json:"remove,omitempty"`
-	Services []string          `yaml:"services,omitempty" json:"services,omitempty"`
-	Sysctl   map[string]string `yaml:"sysctl,omitempty" json:"sysctl,omitempty"`
+	Users  []User   `yaml:"users,omitempty" json:"users,omitempty"`
+	Groups []Group  `yaml:"groups,omitempty" json:"groups,omitempty"`
+	Files  []File   `yaml:"files,omitempty" json:"files,omitempty"`
+	Remove []string `yaml:"remove,omitempty" json:"remove,omitempty"`
+	// Services, Sysctl, Firewall, Modules and ModulesDisabled are what
+	// keel-init does at boot (initconfig.go).
+	Services        []Service         `yaml:"services,omitempty" json:"services,omitempty"`
+	Sysctl          map[string]string `yaml:"sysctl,omitempty" json:"sysctl,omitempty"`
+	Firewall        *Firewall         `yaml:"firewall,omitempty" json:"firewall,omitempty"`
+	Modules         []string          `yaml:"modules,omitempty" json:"modules,omitempty"`
+	ModulesDisabled bool              `yaml:"modules_disabled,omitempty" json:"modules_disabled,omitempty"`
 	// SELinux is disabled (the default), permissive (denials logged) or
 	// enforcing: the distribution's policy (selinux/*.cil) is compiled,
 	// installed and loaded by keel-init at boot (selinux.go).
@@ -271,13 +275,8 @@ func (d *Definition) validate() error {
 	if err := d.validateAccounts(); err != nil {
 		return err
 	}
-	// Accepted by the schema so the issues that implement them can, but
-	// refused until then: a key that does nothing must not look like it did.
-	switch {
-	case len(d.Services) > 0:
-		return ferr("services", "not implemented yet (issue #23: service supervision in keel-init)")
-	case len(d.Sysctl) > 0:
-		return ferr("sysctl", "not implemented yet (issue #23: hardened defaults)")
+	if err := d.validateInit(); err != nil {
+		return err
 	}
 	switch d.SELinux {
 	case "", "disabled":

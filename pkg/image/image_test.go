@@ -244,8 +244,8 @@ func TestParseErrors(t *testing.T) {
 		{head + "groups: [{name: \"g\\n\", gid: 1}]\n", "groups[0].name"},
 		{head + "groups: [{name: g, gid: 99999999999}]\n", "groups[0].gid"},
 		// Keys that would do nothing are refused until implemented.
-		{head + "services: [sshd]\n", "test.yaml:5: services: not implemented yet (issue #23"},
-		{head + "sysctl: {kernel.kptr_restrict: \"2\"}\n", "test.yaml:5: sysctl: not implemented yet (issue #23"},
+		{head + "services: [sshd]\n", "test.yaml:5: field `services[0]`: expected a mapping"},
+		{head + "sysctl: {kernel.kptr_restrict: \"2\"}\n", "test.yaml:5: sysctl: only a bootable image"},
 		{head + "selinux: enforcing\n", "test.yaml:5: selinux: \"enforcing\": only a bootable image loads a policy"},
 		{head + "selinux: strict\n", "test.yaml:5: selinux: \"strict\": want disabled, permissive or enforcing"},
 	} {

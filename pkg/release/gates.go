@@ -136,7 +136,7 @@ func verdict(fs []kconfig.Finding) string {
 func runGates(b *build.Result, m *manifest.Manifest, rc *Config, images imageBaselines, boots []bootResult) []manifest.GateResult {
 	gates := []manifest.GateResult{hardeningGate(b), kernelGate(m)}
 	gates = append(gates,
-		baselineGate(images, m),
+		baselineGate(images, m, boots),
 		cveGate(m),
 		bootGate(boots),
 	)

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -180,7 +182,7 @@ func trustSummary(facts map[string]string) string {
 	return " (" + strings.Join(t, ", ") + ")"
 }
 
-func baselineGate(reports imageBaselines, m *manifest.Manifest) manifest.GateResult {
+func baselineGate(reports imageBaselines, m *manifest.Manifest, boots []bootResult) manifest.GateResult {
 	g := manifest.GateResult{Name: "image-baseline", Status: "pass"}
 	if len(m.Images) == 0 {
 		g.Status, g.Summary = "skipped", "no image variants"
@@ -197,10 +199,23 @@ func baselineGate(reports imageBaselines, m *manifest.Manifest) manifest.GateRes
 			g.Failures = append(g.Failures, fmt.Sprintf("%s:%s: %s (%s)", im.Name, f.Path, f.Detail, f.Check))
 		}
 	}
+	// What the booted kernel really has: keel-init's sysctl.KEY facts (read
+	// back from /proc/sys) against the same policy as the configuration.
+	for _, b := range boots {
+		if len(b.Facts) == 0 {
+			continue
+		}
+		for _, k := range slices.Sorted(maps.Keys(baseline.DefaultPolicy().Sysctl)) {
+			want := baseline.DefaultPolicy().Sysctl[k]
+			if got, ok := b.Facts["sysctl."+k]; !ok || got != want {
+				g.Failures = append(g.Failures, fmt.Sprintf("%s: booted, /proc/sys says %s=%q (want %s) (sysctl)", b.Image, k, got, want))
+			}
+		}
+	}
 	g.Summary = fmt.Sprintf("%d image(s) checked: world-writable files, setuid inventory (%d setuid/setgid files)%s", len(m.Images), setuid, sysctlNote)
 	return g
 }
 
 // sysctlNote: container images run on the host's kernel, so sysctl values
 // are checked for bootable images only.
-const sysctlNote = "; sysctl values for bootable images"
+const sysctlNote = "; sysctl values for bootable images, configured and read back at boot"

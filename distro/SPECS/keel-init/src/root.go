@@ -43,16 +43,18 @@ func rootMode() {
 	if err := syscall.Sethostname([]byte(hostname)); err != nil {
 		logf("sethostname: %v", err)
 	}
-	setupNetwork()
-	provision()
+	sv := bootSystem() // system.go: modules, sysctl, firewall, network, services
 	reportFacts()
 	mark("facts")
 	runHealthChecks("/usr/lib/keel/health.d")
 	mark("health")
+	sv.report()
 	selinuxDenials()
 	// Seconds since boot (CLOCK_BOOTTIME) at each step: where boot time goes.
 	fact("boot.timings", strings.Join(marks, " "))
 	status(true, "")
+	go sv.watch()
+	go watchFirewall()
 
 	raw, args := cmdline()
 	_ = raw
@@ -254,13 +256,7 @@ func supervise() {
 		case syscall.SIGUSR1:
 			shutdown(syscall.LINUX_REBOOT_CMD_HALT)
 		case syscall.SIGCHLD:
-			for {
-				var ws syscall.WaitStatus
-				pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
-				if pid <= 0 || err != nil {
-					break
-				}
-			}
+			reapOrphans() // services.go: leaves the children it supervises to their Wait
 		}
 	}
 }
