@@ -123,6 +123,19 @@ func (t *tree) parse(rel string, n *node) objResult {
 	if !n.isELF() {
 		return objResult{err: fmt.Errorf("/%s: %w", rel, ldso.ErrNotELF)}
 	}
+	if n.open != nil && int64(len(n.data)) < n.size {
+		// A directory root's file: the loader reads headers and dynamic
+		// sections only, through ReadAt, never the whole file.
+		rc, err := n.open()
+		if err != nil {
+			return objResult{err: err}
+		}
+		defer rc.Close()
+		if ra, ok := rc.(io.ReaderAt); ok {
+			o, err := ldso.Read("/"+rel, ra)
+			return objResult{obj: o, err: err}
+		}
+	}
 	data, err := n.content()
 	if err != nil {
 		return objResult{err: err}
