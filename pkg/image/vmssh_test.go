@@ -105,7 +105,7 @@ users:
     sudo: ALL=(ALL) NOPASSWD:ALL
 write_files:
   - path: /etc/keel-motd
-    content: provisioned by NoCloud
+    content: "provisioned by NoCloud\n"
     owner: op:op
     permissions: '0640'
   - path: /root/.ssh/authorized_keys
