@@ -7,7 +7,6 @@ package image
 // SELinux before anything is written. keel-init loads the policy at boot.
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -15,7 +14,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/keel-linux/keel/pkg/kconfig"
 	"github.com/keel-linux/keel/pkg/selinux"
 )
 
@@ -65,24 +63,15 @@ func checkSELinuxKernel(d *Definition, r *os.Root, modDir string) error {
 	if !d.wantSELinux() {
 		return nil
 	}
-	cfg, err := readIn(r, path.Join("/", modDir, "config"), 4<<20)
+	opts, _, err := kernelConfig(r, modDir)
 	if err != nil {
 		return fmt.Errorf("selinux: %s: cannot read the kernel's config to check it has SELinux: %w", d.SELinux, err)
 	}
 	rel := path.Base(modDir)
-	opts, err := kconfig.Parse(bytes.NewReader(cfg), "kernel "+rel+" config")
-	if err != nil {
-		return fmt.Errorf("selinux: %w", err)
-	}
 	if opts.Get("CONFIG_SECURITY_SELINUX") != "y" {
 		return fmt.Errorf("selinux: %s: kernel %s (%s) is built without SELinux (CONFIG_SECURITY_SELINUX is not y)", d.SELinux, rel, d.Kernel.Package)
 	}
-	lsm, where := strings.Trim(opts.Get("CONFIG_LSM"), `"`), "its default CONFIG_LSM"
-	for _, a := range d.Kernel.Cmdline {
-		if v, ok := strings.CutPrefix(a, "lsm="); ok {
-			lsm, where = v, "kernel.cmdline's lsm="
-		}
-	}
+	lsm, where := kernelLSMs(opts, d.Kernel.Cmdline)
 	// SELinux, AppArmor, Smack and TOMOYO exclude each other: the first of
 	// them in the list is the one that starts.
 	for _, m := range strings.Split(lsm, ",") {

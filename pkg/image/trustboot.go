@@ -35,6 +35,18 @@ func kernelConfig(r *os.Root, modDir string) (kconfig.Config, string, error) {
 	return c, p, err
 }
 
+// kernelLSMs is the LSM list the kernel starts: the last lsm= of the command
+// line, else its CONFIG_LSM; where says which of the two it came from.
+func kernelLSMs(c kconfig.Config, cmdline []string) (lsms, where string) {
+	lsms, where = strings.Trim(c.Get("CONFIG_LSM"), `"`), "its default CONFIG_LSM"
+	for _, a := range cmdline {
+		if v, ok := strings.CutPrefix(a, "lsm="); ok {
+			lsms, where = v, "kernel.cmdline's lsm="
+		}
+	}
+	return lsms, where
+}
+
 // requireKernelOptions fails naming the first option of want that the
 // image's kernel lacks, and what it is for.
 func requireKernelOptions(r *os.Root, modDir, what string, want ...string) error {
@@ -128,12 +140,7 @@ func ipePolicy(d *Definition, r *os.Root, modDir string, opt Options, info *Boot
 	if err != nil {
 		return nil, err
 	}
-	lsms := strings.Trim(c.Get("CONFIG_LSM"), `"`)
-	for _, a := range d.Kernel.Cmdline {
-		if v, ok := strings.CutPrefix(a, "lsm="); ok {
-			lsms = v
-		}
-	}
+	lsms, _ := kernelLSMs(c, d.Kernel.Cmdline)
 	if !slices.Contains(strings.Split(lsms, ","), "ipe") {
 		return nil, ferr("kernel.cmdline", "ipe: %s, but the LSMs the kernel starts (%s) leave IPE out: add ipe to lsm=", d.IPE, lsms)
 	}
